@@ -1,0 +1,1342 @@
+//! The 48-byte Basic Header Segment of every PDU (RFC 7143 §11.2.1) and one
+//! `Copy` struct per opcode with every field under its RFC name.
+//!
+//! Reserved fields are written as zero and ignored on receipt, as RFC 7143
+//! §11 asks of every sender and receiver; the combinations of flags the RFC
+//! forbids (both T and C on a Login, both F and C on a Text PDU, S without F
+//! on Data-In, both O and U, ...) are refused by [`Bhs::validate`], which
+//! parsing runs. Parsing followed by encoding therefore reproduces the
+//! received bytes except for reserved bits that were not zero.
+
+#![allow(
+    clippy::exhaustive_structs,
+    reason = "each struct is the fixed RFC 7143 layout of one BHS; new fields would be a new protocol"
+)]
+
+use nom::number::complete::{be_u8, be_u24, be_u32};
+use nom::{IResult, Parser};
+
+use crate::codes::{
+    AsyncEvent, LoginStage, LoginStatus, LogoutReason, LogoutResponseCode, Opcode, RejectReason,
+    ScsiResponseCode, ScsiStatus, SnackType, TaskAttribute, TmfFunction, TmfResponseCode,
+};
+use crate::error::PduError;
+use crate::ids::{Cid, CmdSn, DataSn, Isid, Itt, Lun, R2tSn, StatSn, Tsih, Ttt};
+
+/// Length of a BHS in bytes.
+pub const BHS_LEN: usize = 48;
+
+const F: u8 = 0x80;
+const I: u8 = 0x40;
+
+/// The BHS as raw fields: bytes 0–3, the two length fields, bytes 8–15,
+/// the ITT and the seven words of bytes 20–47. Every opcode maps to and
+/// from this shape; nom parses it.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub(crate) struct RawBhs {
+    pub(crate) b0: u8,
+    pub(crate) b1: u8,
+    pub(crate) b2: u8,
+    pub(crate) b3: u8,
+    pub(crate) total_ahs_length: u8,
+    pub(crate) data_segment_length: u32,
+    pub(crate) b8: [u8; 8],
+    pub(crate) itt: u32,
+    /// Words at bytes 20, 24, 28, 32, 36, 40, 44.
+    pub(crate) w: [u32; 7],
+}
+
+fn eight(input: &[u8]) -> IResult<&[u8], [u8; 8]> {
+    let (input, (a, b)) = (be_u32, be_u32).parse(input)?;
+    let mut out = [0u8; 8];
+    let (hi, lo) = out.split_at_mut(4);
+    hi.copy_from_slice(&a.to_be_bytes());
+    lo.copy_from_slice(&b.to_be_bytes());
+    Ok((input, out))
+}
+
+pub(crate) fn raw_bhs(input: &[u8]) -> IResult<&[u8], RawBhs> {
+    let (input, (b0, b1, b2, b3, total_ahs_length, data_segment_length, b8, itt)) =
+        (be_u8, be_u8, be_u8, be_u8, be_u8, be_u24, eight, be_u32).parse(input)?;
+    let (input, (w0, w1, w2, w3, w4, w5, w6)) =
+        (be_u32, be_u32, be_u32, be_u32, be_u32, be_u32, be_u32).parse(input)?;
+    Ok((
+        input,
+        RawBhs {
+            b0,
+            b1,
+            b2,
+            b3,
+            total_ahs_length,
+            data_segment_length,
+            b8,
+            itt,
+            w: [w0, w1, w2, w3, w4, w5, w6],
+        },
+    ))
+}
+
+impl RawBhs {
+    /// Parses the first 48 bytes; `None` when fewer are given.
+    pub(crate) fn parse(bytes: &[u8]) -> Option<Self> {
+        raw_bhs(bytes).ok().map(|(_, raw)| raw)
+    }
+
+    pub(crate) fn to_bytes(self) -> [u8; BHS_LEN] {
+        let mut out = [0u8; BHS_LEN];
+        let dsl = self.data_segment_length.to_be_bytes();
+        let head = [
+            self.b0,
+            self.b1,
+            self.b2,
+            self.b3,
+            self.total_ahs_length,
+            dsl[1],
+            dsl[2],
+            dsl[3],
+        ];
+        let mut words = [0u8; 28];
+        for (chunk, w) in words.chunks_exact_mut(4).zip(self.w) {
+            chunk.copy_from_slice(&w.to_be_bytes());
+        }
+        let (a, rest) = out.split_at_mut(8);
+        a.copy_from_slice(&head);
+        let (b, rest) = rest.split_at_mut(8);
+        b.copy_from_slice(&self.b8);
+        let (c, rest) = rest.split_at_mut(4);
+        c.copy_from_slice(&self.itt.to_be_bytes());
+        rest.copy_from_slice(&words);
+        out
+    }
+
+    pub(crate) fn opcode(&self) -> Opcode {
+        Opcode::from_wire(self.b0)
+    }
+
+    fn immediate(&self) -> bool {
+        self.b0 & I != 0
+    }
+
+    fn op(opcode: Opcode, immediate: bool) -> u8 {
+        opcode.get() | if immediate { I } else { 0 }
+    }
+
+    fn hi16(w: u32) -> u16 {
+        (w >> 16) as u16
+    }
+
+    fn lo16(w: u32) -> u16 {
+        (w & 0xffff) as u16
+    }
+}
+
+const fn bit(flags: u8, mask: u8) -> bool {
+    flags & mask != 0
+}
+
+const fn set(on: bool, mask: u8) -> u8 {
+    if on { mask } else { 0 }
+}
+
+/// NOP-Out (RFC 7143 §11.18): a ping from the initiator, or the answer to a
+/// NOP-In that carried a Target Transfer Tag.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct NopOut {
+    /// I bit: immediate delivery.
+    pub immediate: bool,
+    /// LUN (with a TTT, the LUN of the NOP-In being answered).
+    pub lun: Lun,
+    /// Initiator Task Tag; 0xffffffff when answering a NOP-In.
+    pub itt: Itt,
+    /// Target Transfer Tag; 0xffffffff for an initiator ping.
+    pub ttt: Ttt,
+    /// CmdSN.
+    pub cmd_sn: CmdSn,
+    /// ExpStatSN.
+    pub exp_stat_sn: StatSn,
+}
+
+/// SCSI Command (RFC 7143 §11.3).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct ScsiCommand {
+    /// I bit: immediate delivery.
+    pub immediate: bool,
+    /// F bit: no unsolicited Data-Out PDUs follow.
+    pub final_bit: bool,
+    /// R bit: data is expected from the target (Data-In).
+    pub read: bool,
+    /// W bit: data is expected from the initiator (Data-Out).
+    pub write: bool,
+    /// ATTR: task attribute.
+    pub attr: TaskAttribute,
+    /// LUN.
+    pub lun: Lun,
+    /// Initiator Task Tag.
+    pub itt: Itt,
+    /// Expected Data Transfer Length, bytes.
+    pub expected_data_transfer_length: u32,
+    /// CmdSN.
+    pub cmd_sn: CmdSn,
+    /// ExpStatSN.
+    pub exp_stat_sn: StatSn,
+    /// SCSI Command Descriptor Block (first 16 bytes; longer CDBs continue in
+    /// an Extended CDB AHS).
+    pub cdb: [u8; 16],
+}
+
+/// SCSI Response (RFC 7143 §11.4).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct ScsiResponse {
+    /// o bit: Bidirectional Read Residual Overflow.
+    pub bidi_read_residual_overflow: bool,
+    /// u bit: Bidirectional Read Residual Underflow.
+    pub bidi_read_residual_underflow: bool,
+    /// O bit: Residual Overflow.
+    pub residual_overflow: bool,
+    /// U bit: Residual Underflow.
+    pub residual_underflow: bool,
+    /// Response: iSCSI service response.
+    pub response: ScsiResponseCode,
+    /// Status: SCSI status.
+    pub status: ScsiStatus,
+    /// Initiator Task Tag.
+    pub itt: Itt,
+    /// SNACK Tag.
+    pub snack_tag: u32,
+    /// StatSN.
+    pub stat_sn: StatSn,
+    /// ExpCmdSN.
+    pub exp_cmd_sn: CmdSn,
+    /// MaxCmdSN.
+    pub max_cmd_sn: CmdSn,
+    /// ExpDataSN: number of Data-In (and R2T) PDUs sent for the task.
+    pub exp_data_sn: DataSn,
+    /// Bidirectional Read Residual Count, bytes.
+    pub bidi_read_residual_count: u32,
+    /// Residual Count, bytes.
+    pub residual_count: u32,
+}
+
+/// SCSI Task Management Function Request (RFC 7143 §11.5).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct TaskManagementRequest {
+    /// I bit: immediate delivery.
+    pub immediate: bool,
+    /// Function.
+    pub function: TmfFunction,
+    /// LUN.
+    pub lun: Lun,
+    /// Initiator Task Tag of this request.
+    pub itt: Itt,
+    /// Referenced Task Tag (ABORT TASK), else 0xffffffff.
+    pub referenced_task_tag: Itt,
+    /// CmdSN.
+    pub cmd_sn: CmdSn,
+    /// ExpStatSN.
+    pub exp_stat_sn: StatSn,
+    /// RefCmdSN: CmdSN of the referenced task.
+    pub ref_cmd_sn: CmdSn,
+    /// ExpDataSN (task reassignment).
+    pub exp_data_sn: DataSn,
+}
+
+/// SCSI Task Management Function Response (RFC 7143 §11.6).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct TaskManagementResponse {
+    /// Response.
+    pub response: TmfResponseCode,
+    /// Initiator Task Tag of the request.
+    pub itt: Itt,
+    /// StatSN.
+    pub stat_sn: StatSn,
+    /// ExpCmdSN.
+    pub exp_cmd_sn: CmdSn,
+    /// MaxCmdSN.
+    pub max_cmd_sn: CmdSn,
+}
+
+/// SCSI Data-Out (RFC 7143 §11.7).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct DataOut {
+    /// F bit: last PDU of the sequence (unsolicited burst or R2T).
+    pub final_bit: bool,
+    /// LUN (with a TTT: the LUN of the R2T; targets must not rely on it).
+    pub lun: Lun,
+    /// Initiator Task Tag.
+    pub itt: Itt,
+    /// Target Transfer Tag from the R2T; 0xffffffff for unsolicited data.
+    pub ttt: Ttt,
+    /// ExpStatSN.
+    pub exp_stat_sn: StatSn,
+    /// DataSN within the sequence.
+    pub data_sn: DataSn,
+    /// Buffer Offset, bytes.
+    pub buffer_offset: u32,
+}
+
+/// SCSI Data-In (RFC 7143 §11.7).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct DataIn {
+    /// F bit: last PDU of the sequence.
+    pub final_bit: bool,
+    /// A bit: the target asks for a DataACK SNACK (ERL > 0).
+    pub acknowledge: bool,
+    /// O bit: Residual Overflow (with S).
+    pub residual_overflow: bool,
+    /// U bit: Residual Underflow (with S).
+    pub residual_underflow: bool,
+    /// S bit and Status: `Some` when the PDU carries the task's status
+    /// (phase collapse; RFC 7143 §11.7.3).
+    pub status: Option<ScsiStatus>,
+    /// LUN (with the A bit) or reserved.
+    pub lun: Lun,
+    /// Initiator Task Tag.
+    pub itt: Itt,
+    /// Target Transfer Tag (with the A bit) or 0xffffffff.
+    pub ttt: Ttt,
+    /// StatSN (valid with the S bit).
+    pub stat_sn: StatSn,
+    /// ExpCmdSN.
+    pub exp_cmd_sn: CmdSn,
+    /// MaxCmdSN.
+    pub max_cmd_sn: CmdSn,
+    /// DataSN.
+    pub data_sn: DataSn,
+    /// Buffer Offset, bytes.
+    pub buffer_offset: u32,
+    /// Residual Count, bytes (with the S bit).
+    pub residual_count: u32,
+}
+
+/// Ready To Transfer (RFC 7143 §11.8).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct R2t {
+    /// LUN.
+    pub lun: Lun,
+    /// Initiator Task Tag.
+    pub itt: Itt,
+    /// Target Transfer Tag the Data-Out PDUs must echo.
+    pub ttt: Ttt,
+    /// StatSN (the next StatSN, not advanced by the R2T).
+    pub stat_sn: StatSn,
+    /// ExpCmdSN.
+    pub exp_cmd_sn: CmdSn,
+    /// MaxCmdSN.
+    pub max_cmd_sn: CmdSn,
+    /// R2TSN.
+    pub r2t_sn: R2tSn,
+    /// Buffer Offset, bytes.
+    pub buffer_offset: u32,
+    /// Desired Data Transfer Length, bytes.
+    pub desired_data_transfer_length: u32,
+}
+
+/// Asynchronous Message (RFC 7143 §11.9). The ITT is always 0xffffffff.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct AsyncMessage {
+    /// LUN (SCSI events) or reserved.
+    pub lun: Lun,
+    /// StatSN.
+    pub stat_sn: StatSn,
+    /// ExpCmdSN.
+    pub exp_cmd_sn: CmdSn,
+    /// MaxCmdSN.
+    pub max_cmd_sn: CmdSn,
+    /// AsyncEvent.
+    pub async_event: AsyncEvent,
+    /// AsyncVCode (vendor code).
+    pub async_vcode: u8,
+    /// Parameter1 (CID for event 2, ...).
+    pub parameter1: u16,
+    /// Parameter2 (Time2Wait, seconds).
+    pub parameter2: u16,
+    /// Parameter3 (Time2Retain or logout deadline, seconds).
+    pub parameter3: u16,
+}
+
+/// Text Request (RFC 7143 §11.10).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct TextRequest {
+    /// I bit: immediate delivery.
+    pub immediate: bool,
+    /// F bit: last PDU of the request.
+    pub final_bit: bool,
+    /// C bit: the text continues in the next PDU.
+    pub continue_bit: bool,
+    /// LUN or reserved.
+    pub lun: Lun,
+    /// Initiator Task Tag.
+    pub itt: Itt,
+    /// Target Transfer Tag: 0xffffffff to start, else the target's tag.
+    pub ttt: Ttt,
+    /// CmdSN.
+    pub cmd_sn: CmdSn,
+    /// ExpStatSN.
+    pub exp_stat_sn: StatSn,
+}
+
+/// Text Response (RFC 7143 §11.11).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct TextResponse {
+    /// F bit: last PDU of the response.
+    pub final_bit: bool,
+    /// C bit: the text continues in the next PDU.
+    pub continue_bit: bool,
+    /// LUN or reserved.
+    pub lun: Lun,
+    /// Initiator Task Tag of the request.
+    pub itt: Itt,
+    /// Target Transfer Tag: set when more is to come, else 0xffffffff.
+    pub ttt: Ttt,
+    /// StatSN.
+    pub stat_sn: StatSn,
+    /// ExpCmdSN.
+    pub exp_cmd_sn: CmdSn,
+    /// MaxCmdSN.
+    pub max_cmd_sn: CmdSn,
+}
+
+/// Login Request (RFC 7143 §11.12). The I bit is always 1 on the wire.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct LoginRequest {
+    /// T bit: the initiator is ready to move to NSG.
+    pub transit: bool,
+    /// C bit: the text continues in the next PDU.
+    pub continue_bit: bool,
+    /// CSG: current stage.
+    pub csg: LoginStage,
+    /// NSG: next stage (meaningful with T).
+    pub nsg: LoginStage,
+    /// Version-max.
+    pub version_max: u8,
+    /// Version-min.
+    pub version_min: u8,
+    /// ISID.
+    pub isid: Isid,
+    /// TSIH: 0 for a new session.
+    pub tsih: Tsih,
+    /// Initiator Task Tag.
+    pub itt: Itt,
+    /// CID.
+    pub cid: Cid,
+    /// CmdSN.
+    pub cmd_sn: CmdSn,
+    /// ExpStatSN.
+    pub exp_stat_sn: StatSn,
+}
+
+/// Login Response (RFC 7143 §11.13).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct LoginResponse {
+    /// T bit: the target agrees to move to NSG.
+    pub transit: bool,
+    /// C bit: the text continues in the next PDU.
+    pub continue_bit: bool,
+    /// CSG: current stage.
+    pub csg: LoginStage,
+    /// NSG: next stage (meaningful with T).
+    pub nsg: LoginStage,
+    /// Version-max.
+    pub version_max: u8,
+    /// Version-active.
+    pub version_active: u8,
+    /// ISID (echoed).
+    pub isid: Isid,
+    /// TSIH (assigned by the target in the final response).
+    pub tsih: Tsih,
+    /// Initiator Task Tag (echoed).
+    pub itt: Itt,
+    /// StatSN.
+    pub stat_sn: StatSn,
+    /// ExpCmdSN.
+    pub exp_cmd_sn: CmdSn,
+    /// MaxCmdSN.
+    pub max_cmd_sn: CmdSn,
+    /// Status-Class and Status-Detail.
+    pub status: LoginStatus,
+}
+
+/// Logout Request (RFC 7143 §11.14).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct LogoutRequest {
+    /// I bit: immediate delivery.
+    pub immediate: bool,
+    /// Reason Code.
+    pub reason: LogoutReason,
+    /// Initiator Task Tag.
+    pub itt: Itt,
+    /// CID (for closing or recovering a connection).
+    pub cid: Cid,
+    /// CmdSN.
+    pub cmd_sn: CmdSn,
+    /// ExpStatSN.
+    pub exp_stat_sn: StatSn,
+}
+
+/// Logout Response (RFC 7143 §11.15).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct LogoutResponse {
+    /// Response.
+    pub response: LogoutResponseCode,
+    /// Initiator Task Tag of the request.
+    pub itt: Itt,
+    /// StatSN.
+    pub stat_sn: StatSn,
+    /// ExpCmdSN.
+    pub exp_cmd_sn: CmdSn,
+    /// MaxCmdSN.
+    pub max_cmd_sn: CmdSn,
+    /// Time2Wait, seconds.
+    pub time2wait: u16,
+    /// Time2Retain, seconds.
+    pub time2retain: u16,
+}
+
+/// SNACK Request (RFC 7143 §11.16).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct SnackRequest {
+    /// Type.
+    pub snack_type: SnackType,
+    /// LUN or reserved.
+    pub lun: Lun,
+    /// Initiator Task Tag, or 0xffffffff (status SNACK).
+    pub itt: Itt,
+    /// Target Transfer Tag (DataACK) or SNACK Tag (R-Data), else 0xffffffff.
+    pub ttt_or_snack_tag: u32,
+    /// ExpStatSN.
+    pub exp_stat_sn: StatSn,
+    /// BegRun: first DataSN/R2TSN/StatSN requested.
+    pub beg_run: u32,
+    /// RunLength: how many (0 = all from BegRun).
+    pub run_length: u32,
+}
+
+/// Reject (RFC 7143 §11.17). The ITT is always 0xffffffff; the data
+/// segment carries the header of the rejected PDU.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct Reject {
+    /// Reason.
+    pub reason: RejectReason,
+    /// StatSN.
+    pub stat_sn: StatSn,
+    /// ExpCmdSN.
+    pub exp_cmd_sn: CmdSn,
+    /// MaxCmdSN.
+    pub max_cmd_sn: CmdSn,
+    /// DataSN/R2TSN (for a rejected Data/R2T SNACK), else 0.
+    pub data_sn_or_r2t_sn: u32,
+}
+
+/// NOP-In (RFC 7143 §11.19): the answer to a NOP-Out, or a target ping.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+pub struct NopIn {
+    /// LUN (with a TTT) or reserved.
+    pub lun: Lun,
+    /// Initiator Task Tag of the NOP-Out answered, or 0xffffffff.
+    pub itt: Itt,
+    /// Target Transfer Tag when the target asks for an answer, else 0xffffffff.
+    pub ttt: Ttt,
+    /// StatSN.
+    pub stat_sn: StatSn,
+    /// ExpCmdSN.
+    pub exp_cmd_sn: CmdSn,
+    /// MaxCmdSN.
+    pub max_cmd_sn: CmdSn,
+}
+
+/// A BHS with an opcode RFC 7143 does not define: kept whole so that the
+/// target can Reject it (Command not supported) with the header attached.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct UnknownBhs {
+    /// The 48 bytes, with TotalAHSLength and DataSegmentLength (bytes 4–7)
+    /// zeroed: the PDU's AHS and data segment carry those lengths.
+    pub raw: [u8; BHS_LEN],
+}
+
+impl UnknownBhs {
+    /// The opcode in byte 0.
+    #[must_use]
+    pub const fn opcode(&self) -> Opcode {
+        Opcode::from_wire(self.raw[0])
+    }
+}
+
+#[cfg(any(test, feature = "arbitrary"))]
+impl<'a> arbitrary::Arbitrary<'a> for UnknownBhs {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        const UNUSED: [u8; 8] = [0x07, 0x0f, 0x11, 0x1c, 0x1e, 0x27, 0x30, 0x3e];
+        let mut raw: [u8; BHS_LEN] = u.arbitrary()?;
+        let opcode = *u.choose(&UNUSED)?;
+        raw[0] = (raw[0] & 0xc0) | opcode;
+        raw[4..8].fill(0);
+        Ok(Self { raw })
+    }
+}
+
+/// A parsed BHS: one variant per opcode of RFC 7143 §11.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
+#[allow(
+    clippy::exhaustive_enums,
+    reason = "one variant per RFC 7143 opcode; unknown opcodes have their own variant"
+)]
+pub enum Bhs {
+    /// NOP-Out (0x00).
+    NopOut(NopOut),
+    /// SCSI Command (0x01).
+    ScsiCommand(ScsiCommand),
+    /// Task Management Function Request (0x02).
+    TaskManagementRequest(TaskManagementRequest),
+    /// Login Request (0x03).
+    LoginRequest(LoginRequest),
+    /// Text Request (0x04).
+    TextRequest(TextRequest),
+    /// SCSI Data-Out (0x05).
+    DataOut(DataOut),
+    /// Logout Request (0x06).
+    LogoutRequest(LogoutRequest),
+    /// SNACK Request (0x10).
+    SnackRequest(SnackRequest),
+    /// NOP-In (0x20).
+    NopIn(NopIn),
+    /// SCSI Response (0x21).
+    ScsiResponse(ScsiResponse),
+    /// Task Management Function Response (0x22).
+    TaskManagementResponse(TaskManagementResponse),
+    /// Login Response (0x23).
+    LoginResponse(LoginResponse),
+    /// Text Response (0x24).
+    TextResponse(TextResponse),
+    /// SCSI Data-In (0x25).
+    DataIn(DataIn),
+    /// Logout Response (0x26).
+    LogoutResponse(LogoutResponse),
+    /// R2T (0x31).
+    R2t(R2t),
+    /// Asynchronous Message (0x32).
+    AsyncMessage(AsyncMessage),
+    /// Reject (0x3f).
+    Reject(Reject),
+    /// Any other opcode.
+    Unknown(UnknownBhs),
+}
+
+impl Bhs {
+    /// The opcode.
+    #[must_use]
+    pub const fn opcode(&self) -> Opcode {
+        match self {
+            Self::NopOut(_) => Opcode::NOP_OUT,
+            Self::ScsiCommand(_) => Opcode::SCSI_COMMAND,
+            Self::TaskManagementRequest(_) => Opcode::TASK_MANAGEMENT_REQUEST,
+            Self::LoginRequest(_) => Opcode::LOGIN_REQUEST,
+            Self::TextRequest(_) => Opcode::TEXT_REQUEST,
+            Self::DataOut(_) => Opcode::SCSI_DATA_OUT,
+            Self::LogoutRequest(_) => Opcode::LOGOUT_REQUEST,
+            Self::SnackRequest(_) => Opcode::SNACK_REQUEST,
+            Self::NopIn(_) => Opcode::NOP_IN,
+            Self::ScsiResponse(_) => Opcode::SCSI_RESPONSE,
+            Self::TaskManagementResponse(_) => Opcode::TASK_MANAGEMENT_RESPONSE,
+            Self::LoginResponse(_) => Opcode::LOGIN_RESPONSE,
+            Self::TextResponse(_) => Opcode::TEXT_RESPONSE,
+            Self::DataIn(_) => Opcode::SCSI_DATA_IN,
+            Self::LogoutResponse(_) => Opcode::LOGOUT_RESPONSE,
+            Self::R2t(_) => Opcode::R2T,
+            Self::AsyncMessage(_) => Opcode::ASYNC_MESSAGE,
+            Self::Reject(_) => Opcode::REJECT,
+            Self::Unknown(u) => u.opcode(),
+        }
+    }
+
+    /// The Initiator Task Tag (0xffffffff for Reject and Asynchronous Message).
+    #[must_use]
+    pub const fn itt(&self) -> Itt {
+        match self {
+            Self::NopOut(h) => h.itt,
+            Self::ScsiCommand(h) => h.itt,
+            Self::TaskManagementRequest(h) => h.itt,
+            Self::LoginRequest(h) => h.itt,
+            Self::TextRequest(h) => h.itt,
+            Self::DataOut(h) => h.itt,
+            Self::LogoutRequest(h) => h.itt,
+            Self::SnackRequest(h) => h.itt,
+            Self::NopIn(h) => h.itt,
+            Self::ScsiResponse(h) => h.itt,
+            Self::TaskManagementResponse(h) => h.itt,
+            Self::LoginResponse(h) => h.itt,
+            Self::TextResponse(h) => h.itt,
+            Self::DataIn(h) => h.itt,
+            Self::LogoutResponse(h) => h.itt,
+            Self::R2t(h) => h.itt,
+            Self::AsyncMessage(_) | Self::Reject(_) => Itt::RESERVED,
+            Self::Unknown(u) => {
+                let r = u.raw;
+                Itt(u32::from_be_bytes([r[16], r[17], r[18], r[19]]))
+            }
+        }
+    }
+
+    /// The I (immediate) bit for initiator PDUs that have one.
+    #[must_use]
+    pub const fn is_immediate(&self) -> bool {
+        match self {
+            Self::NopOut(h) => h.immediate,
+            Self::ScsiCommand(h) => h.immediate,
+            Self::TaskManagementRequest(h) => h.immediate,
+            Self::LoginRequest(_) => true,
+            Self::TextRequest(h) => h.immediate,
+            Self::LogoutRequest(h) => h.immediate,
+            _ => false,
+        }
+    }
+
+    /// Checks the flag combinations RFC 7143 forbids. Parsing calls this; an
+    /// encoder of a hand-built header may call it too.
+    ///
+    /// # Errors
+    /// [`PduError::InvalidField`] naming the field.
+    pub fn validate(&self) -> Result<(), PduError> {
+        let invalid = |field, reason| {
+            Err(PduError::InvalidField {
+                opcode: self.opcode(),
+                itt: self.itt(),
+                field,
+                reason,
+            })
+        };
+        match self {
+            // A failed Login Response's T, CSG and NSG are to be ignored
+            // (RFC 7143 §11.13.5), so only successful ones are checked.
+            Self::LoginResponse(LoginResponse { status, .. }) if !status.is_success() => Ok(()),
+            Self::LoginRequest(LoginRequest {
+                transit,
+                continue_bit,
+                csg,
+                nsg,
+                ..
+            })
+            | Self::LoginResponse(LoginResponse {
+                transit,
+                continue_bit,
+                csg,
+                nsg,
+                ..
+            }) => {
+                if *transit && *continue_bit {
+                    return invalid("T/C bits", "T and C are both set (RFC 7143 §11.12.2)");
+                }
+                if *csg == LoginStage::from_wire(2) || *csg == LoginStage::FULL_FEATURE_PHASE {
+                    return invalid("CSG", "CSG must be 0 or 1 (RFC 7143 §11.12.3)");
+                }
+                if *transit && (*nsg == LoginStage::from_wire(2) || nsg.get() <= csg.get()) {
+                    return invalid("NSG", "NSG must be a later stage than CSG when T is set");
+                }
+                Ok(())
+            }
+            Self::TextRequest(TextRequest {
+                final_bit,
+                continue_bit,
+                ..
+            })
+            | Self::TextResponse(TextResponse {
+                final_bit,
+                continue_bit,
+                ..
+            }) if *final_bit && *continue_bit => {
+                invalid("F/C bits", "F and C are both set (RFC 7143 §11.10.2)")
+            }
+            Self::ScsiResponse(h) if h.residual_overflow && h.residual_underflow => {
+                invalid("O/U bits", "both Residual Overflow and Underflow are set")
+            }
+            Self::ScsiResponse(h)
+                if h.bidi_read_residual_overflow && h.bidi_read_residual_underflow =>
+            {
+                invalid(
+                    "o/u bits",
+                    "both Bidirectional Read Residual Overflow and Underflow are set",
+                )
+            }
+            Self::DataIn(h) if h.residual_overflow && h.residual_underflow => {
+                invalid("O/U bits", "both Residual Overflow and Underflow are set")
+            }
+            Self::DataIn(h) if h.status.is_some() && !h.final_bit => invalid(
+                "S bit",
+                "status is carried (S) without the F bit (RFC 7143 §11.7.2)",
+            ),
+            Self::DataIn(h)
+                if h.status.is_none() && (h.residual_overflow || h.residual_underflow) =>
+            {
+                invalid("O/U bits", "residual bits are set without the S bit")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn from_raw(raw: &RawBhs) -> Self {
+        let w = raw.w;
+        let b1 = raw.b1;
+        let lun = Lun(raw.b8);
+        let itt = Itt(raw.itt);
+        let imm = raw.immediate();
+        match raw.opcode() {
+            Opcode::NOP_OUT => Self::NopOut(NopOut {
+                immediate: imm,
+                lun,
+                itt,
+                ttt: Ttt(w[0]),
+                cmd_sn: CmdSn(w[1]),
+                exp_stat_sn: StatSn(w[2]),
+            }),
+            Opcode::SCSI_COMMAND => {
+                let mut cdb = [0u8; 16];
+                for (chunk, word) in cdb.chunks_exact_mut(4).zip(w.iter().skip(3)) {
+                    chunk.copy_from_slice(&word.to_be_bytes());
+                }
+                Self::ScsiCommand(ScsiCommand {
+                    immediate: imm,
+                    final_bit: bit(b1, F),
+                    read: bit(b1, 0x40),
+                    write: bit(b1, 0x20),
+                    attr: TaskAttribute::from_wire(b1),
+                    lun,
+                    itt,
+                    expected_data_transfer_length: w[0],
+                    cmd_sn: CmdSn(w[1]),
+                    exp_stat_sn: StatSn(w[2]),
+                    cdb,
+                })
+            }
+            Opcode::TASK_MANAGEMENT_REQUEST => Self::TaskManagementRequest(TaskManagementRequest {
+                immediate: imm,
+                function: TmfFunction::from_wire(b1),
+                lun,
+                itt,
+                referenced_task_tag: Itt(w[0]),
+                cmd_sn: CmdSn(w[1]),
+                exp_stat_sn: StatSn(w[2]),
+                ref_cmd_sn: CmdSn(w[3]),
+                exp_data_sn: DataSn(w[4]),
+            }),
+            Opcode::LOGIN_REQUEST => {
+                let b8 = raw.b8;
+                Self::LoginRequest(LoginRequest {
+                    transit: bit(b1, F),
+                    continue_bit: bit(b1, 0x40),
+                    csg: LoginStage::from_wire(b1 >> 2),
+                    nsg: LoginStage::from_wire(b1),
+                    version_max: raw.b2,
+                    version_min: raw.b3,
+                    isid: Isid([b8[0], b8[1], b8[2], b8[3], b8[4], b8[5]]),
+                    tsih: Tsih(u16::from_be_bytes([b8[6], b8[7]])),
+                    itt,
+                    cid: Cid(RawBhs::hi16(w[0])),
+                    cmd_sn: CmdSn(w[1]),
+                    exp_stat_sn: StatSn(w[2]),
+                })
+            }
+            Opcode::TEXT_REQUEST => Self::TextRequest(TextRequest {
+                immediate: imm,
+                final_bit: bit(b1, F),
+                continue_bit: bit(b1, 0x40),
+                lun,
+                itt,
+                ttt: Ttt(w[0]),
+                cmd_sn: CmdSn(w[1]),
+                exp_stat_sn: StatSn(w[2]),
+            }),
+            Opcode::SCSI_DATA_OUT => Self::DataOut(DataOut {
+                final_bit: bit(b1, F),
+                lun,
+                itt,
+                ttt: Ttt(w[0]),
+                exp_stat_sn: StatSn(w[2]),
+                data_sn: DataSn(w[4]),
+                buffer_offset: w[5],
+            }),
+            Opcode::LOGOUT_REQUEST => Self::LogoutRequest(LogoutRequest {
+                immediate: imm,
+                reason: LogoutReason::from_wire(b1),
+                itt,
+                cid: Cid(RawBhs::hi16(w[0])),
+                cmd_sn: CmdSn(w[1]),
+                exp_stat_sn: StatSn(w[2]),
+            }),
+            Opcode::SNACK_REQUEST => Self::SnackRequest(SnackRequest {
+                snack_type: SnackType::from_wire(b1),
+                lun,
+                itt,
+                ttt_or_snack_tag: w[0],
+                exp_stat_sn: StatSn(w[2]),
+                beg_run: w[5],
+                run_length: w[6],
+            }),
+            Opcode::NOP_IN => Self::NopIn(NopIn {
+                lun,
+                itt,
+                ttt: Ttt(w[0]),
+                stat_sn: StatSn(w[1]),
+                exp_cmd_sn: CmdSn(w[2]),
+                max_cmd_sn: CmdSn(w[3]),
+            }),
+            Opcode::SCSI_RESPONSE => Self::ScsiResponse(ScsiResponse {
+                bidi_read_residual_overflow: bit(b1, 0x10),
+                bidi_read_residual_underflow: bit(b1, 0x08),
+                residual_overflow: bit(b1, 0x04),
+                residual_underflow: bit(b1, 0x02),
+                response: ScsiResponseCode::from_wire(raw.b2),
+                status: ScsiStatus::from_wire(raw.b3),
+                itt,
+                snack_tag: w[0],
+                stat_sn: StatSn(w[1]),
+                exp_cmd_sn: CmdSn(w[2]),
+                max_cmd_sn: CmdSn(w[3]),
+                exp_data_sn: DataSn(w[4]),
+                bidi_read_residual_count: w[5],
+                residual_count: w[6],
+            }),
+            Opcode::TASK_MANAGEMENT_RESPONSE => {
+                Self::TaskManagementResponse(TaskManagementResponse {
+                    response: TmfResponseCode::from_wire(raw.b2),
+                    itt,
+                    stat_sn: StatSn(w[1]),
+                    exp_cmd_sn: CmdSn(w[2]),
+                    max_cmd_sn: CmdSn(w[3]),
+                })
+            }
+            Opcode::LOGIN_RESPONSE => {
+                let b8 = raw.b8;
+                Self::LoginResponse(LoginResponse {
+                    transit: bit(b1, F),
+                    continue_bit: bit(b1, 0x40),
+                    csg: LoginStage::from_wire(b1 >> 2),
+                    nsg: LoginStage::from_wire(b1),
+                    version_max: raw.b2,
+                    version_active: raw.b3,
+                    isid: Isid([b8[0], b8[1], b8[2], b8[3], b8[4], b8[5]]),
+                    tsih: Tsih(u16::from_be_bytes([b8[6], b8[7]])),
+                    itt,
+                    stat_sn: StatSn(w[1]),
+                    exp_cmd_sn: CmdSn(w[2]),
+                    max_cmd_sn: CmdSn(w[3]),
+                    status: LoginStatus::from_code(RawBhs::hi16(w[4])),
+                })
+            }
+            Opcode::TEXT_RESPONSE => Self::TextResponse(TextResponse {
+                final_bit: bit(b1, F),
+                continue_bit: bit(b1, 0x40),
+                lun,
+                itt,
+                ttt: Ttt(w[0]),
+                stat_sn: StatSn(w[1]),
+                exp_cmd_sn: CmdSn(w[2]),
+                max_cmd_sn: CmdSn(w[3]),
+            }),
+            Opcode::SCSI_DATA_IN => {
+                let has_status = bit(b1, 0x01);
+                Self::DataIn(DataIn {
+                    final_bit: bit(b1, F),
+                    acknowledge: bit(b1, 0x40),
+                    residual_overflow: bit(b1, 0x04),
+                    residual_underflow: bit(b1, 0x02),
+                    status: has_status.then_some(ScsiStatus::from_wire(raw.b3)),
+                    lun,
+                    itt,
+                    ttt: Ttt(w[0]),
+                    stat_sn: StatSn(w[1]),
+                    exp_cmd_sn: CmdSn(w[2]),
+                    max_cmd_sn: CmdSn(w[3]),
+                    data_sn: DataSn(w[4]),
+                    buffer_offset: w[5],
+                    residual_count: w[6],
+                })
+            }
+            Opcode::LOGOUT_RESPONSE => Self::LogoutResponse(LogoutResponse {
+                response: LogoutResponseCode::from_wire(raw.b2),
+                itt,
+                stat_sn: StatSn(w[1]),
+                exp_cmd_sn: CmdSn(w[2]),
+                max_cmd_sn: CmdSn(w[3]),
+                time2wait: RawBhs::hi16(w[5]),
+                time2retain: RawBhs::lo16(w[5]),
+            }),
+            Opcode::R2T => Self::R2t(R2t {
+                lun,
+                itt,
+                ttt: Ttt(w[0]),
+                stat_sn: StatSn(w[1]),
+                exp_cmd_sn: CmdSn(w[2]),
+                max_cmd_sn: CmdSn(w[3]),
+                r2t_sn: R2tSn(w[4]),
+                buffer_offset: w[5],
+                desired_data_transfer_length: w[6],
+            }),
+            Opcode::ASYNC_MESSAGE => Self::AsyncMessage(AsyncMessage {
+                lun,
+                stat_sn: StatSn(w[1]),
+                exp_cmd_sn: CmdSn(w[2]),
+                max_cmd_sn: CmdSn(w[3]),
+                async_event: AsyncEvent::from_wire((w[4] >> 24) as u8),
+                async_vcode: (w[4] >> 16) as u8,
+                parameter1: RawBhs::lo16(w[4]),
+                parameter2: RawBhs::hi16(w[5]),
+                parameter3: RawBhs::lo16(w[5]),
+            }),
+            Opcode::REJECT => Self::Reject(Reject {
+                reason: RejectReason::from_wire(raw.b2),
+                stat_sn: StatSn(w[1]),
+                exp_cmd_sn: CmdSn(w[2]),
+                max_cmd_sn: CmdSn(w[3]),
+                data_sn_or_r2t_sn: w[4],
+            }),
+            _ => {
+                let mut bytes = RawBhs {
+                    total_ahs_length: 0,
+                    data_segment_length: 0,
+                    ..*raw
+                }
+                .to_bytes();
+                // Keep byte 0 as received (reserved bit 7 included).
+                bytes[0] = raw.b0;
+                Self::Unknown(UnknownBhs { raw: bytes })
+            }
+        }
+    }
+
+    /// The raw fields, lengths left at zero for the encoder to fill in.
+    pub(crate) fn to_raw(self) -> RawBhs {
+        let mut r = RawBhs::default();
+        match self {
+            Self::NopOut(h) => {
+                r.b0 = RawBhs::op(Opcode::NOP_OUT, h.immediate);
+                r.b1 = F;
+                r.b8 = h.lun.0;
+                r.itt = h.itt.0;
+                r.w[0] = h.ttt.0;
+                r.w[1] = h.cmd_sn.0;
+                r.w[2] = h.exp_stat_sn.0;
+            }
+            Self::ScsiCommand(h) => {
+                r.b0 = RawBhs::op(Opcode::SCSI_COMMAND, h.immediate);
+                r.b1 = set(h.final_bit, F) | set(h.read, 0x40) | set(h.write, 0x20) | h.attr.get();
+                r.b8 = h.lun.0;
+                r.itt = h.itt.0;
+                r.w[0] = h.expected_data_transfer_length;
+                r.w[1] = h.cmd_sn.0;
+                r.w[2] = h.exp_stat_sn.0;
+                for (word, chunk) in r.w.iter_mut().skip(3).zip(h.cdb.chunks_exact(4)) {
+                    *word = u32::from_be_bytes(chunk.try_into().unwrap_or_default());
+                }
+            }
+            Self::TaskManagementRequest(h) => {
+                r.b0 = RawBhs::op(Opcode::TASK_MANAGEMENT_REQUEST, h.immediate);
+                r.b1 = F | h.function.get();
+                r.b8 = h.lun.0;
+                r.itt = h.itt.0;
+                r.w[0] = h.referenced_task_tag.0;
+                r.w[1] = h.cmd_sn.0;
+                r.w[2] = h.exp_stat_sn.0;
+                r.w[3] = h.ref_cmd_sn.0;
+                r.w[4] = h.exp_data_sn.0;
+            }
+            Self::LoginRequest(h) => {
+                r.b0 = RawBhs::op(Opcode::LOGIN_REQUEST, true);
+                r.b1 = set(h.transit, F)
+                    | set(h.continue_bit, 0x40)
+                    | (h.csg.get() << 2)
+                    | h.nsg.get();
+                r.b2 = h.version_max;
+                r.b3 = h.version_min;
+                r.b8 = isid_tsih(h.isid, h.tsih);
+                r.itt = h.itt.0;
+                r.w[0] = u32::from(h.cid.0) << 16;
+                r.w[1] = h.cmd_sn.0;
+                r.w[2] = h.exp_stat_sn.0;
+            }
+            Self::TextRequest(h) => {
+                r.b0 = RawBhs::op(Opcode::TEXT_REQUEST, h.immediate);
+                r.b1 = set(h.final_bit, F) | set(h.continue_bit, 0x40);
+                r.b8 = h.lun.0;
+                r.itt = h.itt.0;
+                r.w[0] = h.ttt.0;
+                r.w[1] = h.cmd_sn.0;
+                r.w[2] = h.exp_stat_sn.0;
+            }
+            Self::DataOut(h) => {
+                r.b0 = Opcode::SCSI_DATA_OUT.get();
+                r.b1 = set(h.final_bit, F);
+                r.b8 = h.lun.0;
+                r.itt = h.itt.0;
+                r.w[0] = h.ttt.0;
+                r.w[2] = h.exp_stat_sn.0;
+                r.w[4] = h.data_sn.0;
+                r.w[5] = h.buffer_offset;
+            }
+            Self::LogoutRequest(h) => {
+                r.b0 = RawBhs::op(Opcode::LOGOUT_REQUEST, h.immediate);
+                r.b1 = F | h.reason.get();
+                r.itt = h.itt.0;
+                r.w[0] = u32::from(h.cid.0) << 16;
+                r.w[1] = h.cmd_sn.0;
+                r.w[2] = h.exp_stat_sn.0;
+            }
+            Self::SnackRequest(h) => {
+                r.b0 = Opcode::SNACK_REQUEST.get();
+                r.b1 = F | h.snack_type.get();
+                r.b8 = h.lun.0;
+                r.itt = h.itt.0;
+                r.w[0] = h.ttt_or_snack_tag;
+                r.w[2] = h.exp_stat_sn.0;
+                r.w[5] = h.beg_run;
+                r.w[6] = h.run_length;
+            }
+            Self::NopIn(h) => {
+                r.b0 = Opcode::NOP_IN.get();
+                r.b1 = F;
+                r.b8 = h.lun.0;
+                r.itt = h.itt.0;
+                r.w[0] = h.ttt.0;
+                r.w[1] = h.stat_sn.0;
+                r.w[2] = h.exp_cmd_sn.0;
+                r.w[3] = h.max_cmd_sn.0;
+            }
+            Self::ScsiResponse(h) => {
+                r.b0 = Opcode::SCSI_RESPONSE.get();
+                r.b1 = F
+                    | set(h.bidi_read_residual_overflow, 0x10)
+                    | set(h.bidi_read_residual_underflow, 0x08)
+                    | set(h.residual_overflow, 0x04)
+                    | set(h.residual_underflow, 0x02);
+                r.b2 = h.response.get();
+                r.b3 = h.status.get();
+                r.itt = h.itt.0;
+                r.w = [
+                    h.snack_tag,
+                    h.stat_sn.0,
+                    h.exp_cmd_sn.0,
+                    h.max_cmd_sn.0,
+                    h.exp_data_sn.0,
+                    h.bidi_read_residual_count,
+                    h.residual_count,
+                ];
+            }
+            Self::TaskManagementResponse(h) => {
+                r.b0 = Opcode::TASK_MANAGEMENT_RESPONSE.get();
+                r.b1 = F;
+                r.b2 = h.response.get();
+                r.itt = h.itt.0;
+                r.w[1] = h.stat_sn.0;
+                r.w[2] = h.exp_cmd_sn.0;
+                r.w[3] = h.max_cmd_sn.0;
+            }
+            Self::LoginResponse(h) => {
+                r.b0 = Opcode::LOGIN_RESPONSE.get();
+                r.b1 = set(h.transit, F)
+                    | set(h.continue_bit, 0x40)
+                    | (h.csg.get() << 2)
+                    | h.nsg.get();
+                r.b2 = h.version_max;
+                r.b3 = h.version_active;
+                r.b8 = isid_tsih(h.isid, h.tsih);
+                r.itt = h.itt.0;
+                r.w[1] = h.stat_sn.0;
+                r.w[2] = h.exp_cmd_sn.0;
+                r.w[3] = h.max_cmd_sn.0;
+                r.w[4] = u32::from(h.status.code()) << 16;
+            }
+            Self::TextResponse(h) => {
+                r.b0 = Opcode::TEXT_RESPONSE.get();
+                r.b1 = set(h.final_bit, F) | set(h.continue_bit, 0x40);
+                r.b8 = h.lun.0;
+                r.itt = h.itt.0;
+                r.w[0] = h.ttt.0;
+                r.w[1] = h.stat_sn.0;
+                r.w[2] = h.exp_cmd_sn.0;
+                r.w[3] = h.max_cmd_sn.0;
+            }
+            Self::DataIn(h) => {
+                r.b0 = Opcode::SCSI_DATA_IN.get();
+                r.b1 = set(h.final_bit, F)
+                    | set(h.acknowledge, 0x40)
+                    | set(h.residual_overflow, 0x04)
+                    | set(h.residual_underflow, 0x02)
+                    | set(h.status.is_some(), 0x01);
+                r.b3 = h.status.map_or(0, ScsiStatus::get);
+                r.b8 = h.lun.0;
+                r.itt = h.itt.0;
+                r.w = [
+                    h.ttt.0,
+                    h.stat_sn.0,
+                    h.exp_cmd_sn.0,
+                    h.max_cmd_sn.0,
+                    h.data_sn.0,
+                    h.buffer_offset,
+                    h.residual_count,
+                ];
+            }
+            Self::LogoutResponse(h) => {
+                r.b0 = Opcode::LOGOUT_RESPONSE.get();
+                r.b1 = F;
+                r.b2 = h.response.get();
+                r.itt = h.itt.0;
+                r.w[1] = h.stat_sn.0;
+                r.w[2] = h.exp_cmd_sn.0;
+                r.w[3] = h.max_cmd_sn.0;
+                r.w[5] = (u32::from(h.time2wait) << 16) | u32::from(h.time2retain);
+            }
+            Self::R2t(h) => {
+                r.b0 = Opcode::R2T.get();
+                r.b1 = F;
+                r.b8 = h.lun.0;
+                r.itt = h.itt.0;
+                r.w = [
+                    h.ttt.0,
+                    h.stat_sn.0,
+                    h.exp_cmd_sn.0,
+                    h.max_cmd_sn.0,
+                    h.r2t_sn.0,
+                    h.buffer_offset,
+                    h.desired_data_transfer_length,
+                ];
+            }
+            Self::AsyncMessage(h) => {
+                r.b0 = Opcode::ASYNC_MESSAGE.get();
+                r.b1 = F;
+                r.b8 = h.lun.0;
+                r.itt = Itt::RESERVED.0;
+                r.w[1] = h.stat_sn.0;
+                r.w[2] = h.exp_cmd_sn.0;
+                r.w[3] = h.max_cmd_sn.0;
+                r.w[4] = (u32::from(h.async_event.get()) << 24)
+                    | (u32::from(h.async_vcode) << 16)
+                    | u32::from(h.parameter1);
+                r.w[5] = (u32::from(h.parameter2) << 16) | u32::from(h.parameter3);
+            }
+            Self::Reject(h) => {
+                r.b0 = Opcode::REJECT.get();
+                r.b1 = F;
+                r.b2 = h.reason.get();
+                r.itt = Itt::RESERVED.0;
+                r.w[1] = h.stat_sn.0;
+                r.w[2] = h.exp_cmd_sn.0;
+                r.w[3] = h.max_cmd_sn.0;
+                r.w[4] = h.data_sn_or_r2t_sn;
+            }
+            Self::Unknown(u) => {
+                if let Some(raw) = RawBhs::parse(&u.raw) {
+                    r = raw;
+                }
+                r.total_ahs_length = 0;
+                r.data_segment_length = 0;
+            }
+        }
+        r
+    }
+}
+
+fn isid_tsih(isid: Isid, tsih: Tsih) -> [u8; 8] {
+    let i = isid.0;
+    let t = tsih.0.to_be_bytes();
+    [i[0], i[1], i[2], i[3], i[4], i[5], t[0], t[1]]
+}
+
+macro_rules! from_header {
+    ($($ty:ident),*) => {
+        $(
+            impl From<$ty> for Bhs {
+                fn from(h: $ty) -> Self {
+                    Self::$ty(h)
+                }
+            }
+        )*
+    };
+}
+
+from_header!(
+    NopOut,
+    ScsiCommand,
+    TaskManagementRequest,
+    LoginRequest,
+    TextRequest,
+    DataOut,
+    LogoutRequest,
+    SnackRequest,
+    NopIn,
+    ScsiResponse,
+    TaskManagementResponse,
+    LoginResponse,
+    TextResponse,
+    DataIn,
+    LogoutResponse,
+    R2t,
+    AsyncMessage,
+    Reject
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_bhs_round_trips_every_byte() {
+        let bytes: [u8; BHS_LEN] = core::array::from_fn(|i| (i as u8).wrapping_mul(37));
+        let raw = RawBhs::parse(&bytes).unwrap();
+        assert_eq!(raw.to_bytes(), bytes);
+        assert!(RawBhs::parse(&bytes[..47]).is_none());
+    }
+
+    #[test]
+    fn validate_refuses_forbidden_flag_combinations() {
+        let login = LoginRequest {
+            transit: true,
+            continue_bit: true,
+            nsg: LoginStage::FULL_FEATURE_PHASE,
+            ..LoginRequest::default()
+        };
+        assert!(Bhs::LoginRequest(login).validate().is_err());
+        let login = LoginRequest {
+            transit: true,
+            csg: LoginStage::OPERATIONAL_NEGOTIATION,
+            nsg: LoginStage::SECURITY_NEGOTIATION,
+            ..LoginRequest::default()
+        };
+        assert!(Bhs::LoginRequest(login).validate().is_err());
+        let text = TextRequest {
+            final_bit: true,
+            continue_bit: true,
+            ..TextRequest::default()
+        };
+        assert!(Bhs::TextRequest(text).validate().is_err());
+        let data_in = DataIn {
+            status: Some(ScsiStatus::GOOD),
+            final_bit: false,
+            ..DataIn::default()
+        };
+        assert!(Bhs::DataIn(data_in).validate().is_err());
+        let resp = ScsiResponse {
+            residual_overflow: true,
+            residual_underflow: true,
+            ..ScsiResponse::default()
+        };
+        let err = Bhs::ScsiResponse(resp).validate().unwrap_err();
+        assert_eq!(err.reject_reason(), Some(RejectReason::INVALID_PDU_FIELD));
+        assert!(Bhs::NopOut(NopOut::default()).validate().is_ok());
+    }
+}
