@@ -1,0 +1,6 @@
+#![no_main]
+//! `pdu_parse`: see fuzz/README.md.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    iscsi_pdu::fuzzing::pdu_parse(std::hint::black_box(data));
+});

@@ -1,0 +1,186 @@
+//! `cargo xtask ci`: every check the project has, in one command, with one
+//! summary line per step. Missing tools are installed first.
+
+use std::env;
+
+use crate::fuzz;
+use crate::util::{self, Result, Steps};
+
+/// Crates that must not depend on tokio or async-trait (sans-IO cores).
+pub(crate) const CORE_CRATES: &[&str] = &["iscsi-pdu"];
+
+/// `cargo xtask ci`.
+pub(crate) fn main(args: &[String]) -> Result {
+    let skip_interop = args.iter().any(|a| a == "--no-interop");
+    let mut steps = Steps::new();
+
+    steps.step("tools", || {
+        util::ensure_cargo_tool("cargo-deny", "cargo-deny")?;
+        util::ensure_cargo_tool("cargo-fuzz", "cargo-fuzz")?;
+        Ok("cargo-deny, cargo-fuzz present".to_owned())
+    });
+
+    steps.step("fmt", || {
+        util::run(util::cargo().args(["fmt", "--all", "--", "--check"]))?;
+        util::run(util::cargo().args([
+            "fmt",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+            "--",
+            "--check",
+        ]))?;
+        Ok(String::new())
+    });
+
+    steps.step("clippy", || {
+        util::run(util::cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+        util::run(util::cargo().args([
+            "clippy",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+        Ok(String::new())
+    });
+
+    steps.step("test", || {
+        let out = util::output(util::cargo().args([
+            "test",
+            "--workspace",
+            "--all-features",
+            "--all-targets",
+            "--locked",
+        ]))?;
+        let counts = test_counts(&out);
+        let doc = util::output(util::cargo().args([
+            "test",
+            "--workspace",
+            "--all-features",
+            "--doc",
+            "--locked",
+        ]))?;
+        let doc_counts = test_counts(&doc);
+        Ok(format!(
+            "{} passed, {} failed, {} ignored; doc tests: {} passed",
+            counts.0, counts.1, counts.2, doc_counts.0
+        ))
+    });
+
+    steps.step("doc", || {
+        util::run(util::cargo().env("RUSTDOCFLAGS", "-D warnings").args([
+            "doc",
+            "--workspace",
+            "--all-features",
+            "--no-deps",
+            "--locked",
+        ]))?;
+        Ok(String::new())
+    });
+
+    steps.step("deny", || {
+        util::run(util::cargo().args([
+            "deny",
+            "--all-features",
+            "check",
+            "licenses",
+            "bans",
+            "sources",
+        ]))?;
+        Ok("licenses, bans, sources".to_owned())
+    });
+
+    steps.step("layering", || {
+        for krate in CORE_CRATES {
+            check_no_runtime(krate)?;
+        }
+        Ok(format!(
+            "no tokio/async-trait in {}",
+            CORE_CRATES.join(", ")
+        ))
+    });
+
+    steps.step("fuzz smoke", || {
+        let fuzzer = fuzz::Fuzzer::new()?;
+        fuzzer.build()?;
+        let mut lines = Vec::new();
+        for target in fuzz::targets()? {
+            let secs = env::var("XTASK_FUZZ_SECONDS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| fuzz::default_seconds(&target));
+            let runs = fuzzer.run(&target, secs)?;
+            lines.push(format!("{target} {runs} runs/{secs}s"));
+        }
+        Ok(format!("{} ({})", lines.join(", "), fuzzer.describe()))
+    });
+
+    if skip_interop {
+        eprintln!("\n(--no-interop: the interop suite was not run; this is not a full CI pass)");
+    }
+
+    steps.finish("cargo xtask ci")
+}
+
+/// Fails when `krate`'s normal dependency tree contains a runtime crate.
+pub(crate) fn check_no_runtime(krate: &str) -> Result {
+    let tree = util::output(util::cargo().args([
+        "tree",
+        "-e",
+        "normal",
+        "--all-features",
+        "--prefix",
+        "none",
+        "-p",
+        krate,
+    ]))?;
+    for line in tree.lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        if matches!(name, "tokio" | "async-trait" | "mio") {
+            return Err(format!(
+                "{krate} depends on {name}: the protocol cores must stay sans-IO"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Sums libtest's "test result: ok. P passed; F failed; I ignored" lines.
+fn test_counts(output: &str) -> (u64, u64, u64) {
+    let mut totals = (0, 0, 0);
+    for line in output.lines().filter(|l| l.starts_with("test result:")) {
+        let number_before = |word: &str| -> u64 {
+            let words: Vec<&str> = line.split([' ', ';']).collect();
+            words
+                .windows(2)
+                .find(|w| w[1] == word)
+                .and_then(|w| w[0].parse().ok())
+                .unwrap_or(0)
+        };
+        totals.0 += number_before("passed");
+        totals.1 += number_before("failed");
+        totals.2 += number_before("ignored");
+    }
+    totals
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_libtest_summaries() {
+        let out = "test result: ok. 24 passed; 0 failed; 1 ignored; 0 measured\n\
+                   test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured\n";
+        assert_eq!(super::test_counts(out), (26, 0, 1));
+    }
+}
