@@ -1,28 +1,4 @@
 //! Framing: cutting whole PDUs out of a growing receive buffer.
-//!
-//! The [`Framer`] peeks at the BHS, works out the size of the whole PDU from
-//! TotalAHSLength, DataSegmentLength, padding and the negotiated digests,
-//! refuses oversize PDUs before buffering them, checks the digests and splits
-//! exactly one PDU off the front of the buffer. Bytes after it stay in the
-//! buffer for the next call: nothing that belongs to the next PDU is ever
-//! dropped.
-//!
-//! ```
-//! use bytes::BytesMut;
-//! use iscsi_pdu::{Decoded, FrameLimits, Framer};
-//!
-//! let mut framer = Framer::new(FrameLimits::default());
-//! let mut buf = BytesMut::new();
-//! // The runtime appends whatever the socket returned...
-//! buf.extend_from_slice(&[0x3f; 20]);
-//! // ...and drains frames until the framer asks for more.
-//! loop {
-//!     match framer.decode(&mut buf).expect("framing error") {
-//!         Decoded::Frame(frame) => { let _pdu = frame.parse(); }
-//!         Decoded::Incomplete { needed } => { assert_eq!(needed, 28); break; }
-//!     }
-//! }
-//! ```
 
 use bytes::{Bytes, BytesMut};
 
@@ -146,7 +122,31 @@ pub enum Decoded {
     },
 }
 
-/// Cuts PDUs out of a receive buffer; see the [module docs](self).
+/// Cuts whole PDUs out of a growing receive buffer.
+///
+/// The framer peeks at the BHS, works out the size of the whole PDU from
+/// TotalAHSLength, DataSegmentLength, padding and the negotiated digests,
+/// refuses oversize PDUs before buffering them, checks the digests and splits
+/// exactly one PDU off the front of the buffer. Bytes after it stay in the
+/// buffer for the next call: nothing that belongs to the next PDU is ever
+/// dropped.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use iscsi_pdu::{Decoded, FrameLimits, Framer};
+///
+/// let mut framer = Framer::new(FrameLimits::default());
+/// let mut buf = BytesMut::new();
+/// // The runtime appends whatever the socket returned...
+/// buf.extend_from_slice(&[0x3f; 20]);
+/// // ...and drains frames until the framer asks for more.
+/// loop {
+///     match framer.decode(&mut buf).expect("framing error") {
+///         Decoded::Frame(frame) => { let _pdu = frame.parse(); }
+///         Decoded::Incomplete { needed } => { assert_eq!(needed, 28); break; }
+///     }
+/// }
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct Framer {
     limits: FrameLimits,
