@@ -51,6 +51,14 @@ fn benches(c: &mut Criterion) {
     let cmd = scsi_read_bytes();
     c.bench_function("parse SCSI Command BHS", |b| {
         b.iter(|| {
+            black_box(matches!(
+                Bhs::parse(black_box(&cmd)),
+                Ok(Bhs::ScsiCommand(_))
+            ))
+        });
+    });
+    c.bench_function("parse SCSI Command PDU", |b| {
+        b.iter(|| {
             let parsed = PduRef::parse(black_box(&cmd), Digests::NONE);
             black_box(matches!(
                 parsed,

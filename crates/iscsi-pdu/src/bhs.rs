@@ -13,7 +13,7 @@
     reason = "each struct is the fixed RFC 7143 layout of one BHS; new fields would be a new protocol"
 )]
 
-use nom::number::complete::{be_u8, be_u24, be_u32};
+use nom::bytes::complete::take;
 use nom::{IResult, Parser};
 
 use crate::codes::{
@@ -46,40 +46,55 @@ pub(crate) struct RawBhs {
     pub(crate) w: [u32; 7],
 }
 
-fn eight(input: &[u8]) -> IResult<&[u8], [u8; 8]> {
-    let (input, (a, b)) = (be_u32, be_u32).parse(input)?;
-    let mut out = [0u8; 8];
-    let (hi, lo) = out.split_at_mut(4);
-    hi.copy_from_slice(&a.to_be_bytes());
-    lo.copy_from_slice(&b.to_be_bytes());
-    Ok((input, out))
+/// Big-endian u32 at a constant offset of a fixed-size array (the indices
+/// are constants, so they are checked at compile time).
+macro_rules! be32 {
+    ($b:ident, $at:expr) => {
+        u32::from_be_bytes([$b[$at], $b[$at + 1], $b[$at + 2], $b[$at + 3]])
+    };
 }
 
-pub(crate) fn raw_bhs(input: &[u8]) -> IResult<&[u8], RawBhs> {
-    let (input, (b0, b1, b2, b3, total_ahs_length, data_segment_length, b8, itt)) =
-        (be_u8, be_u8, be_u8, be_u8, be_u8, be_u24, eight, be_u32).parse(input)?;
-    let (input, (w0, w1, w2, w3, w4, w5, w6)) =
-        (be_u32, be_u32, be_u32, be_u32, be_u32, be_u32, be_u32).parse(input)?;
-    Ok((
-        input,
-        RawBhs {
-            b0,
-            b1,
-            b2,
-            b3,
-            total_ahs_length,
-            data_segment_length,
-            b8,
-            itt,
-            w: [w0, w1, w2, w3, w4, w5, w6],
-        },
-    ))
+/// Big-endian u16 at a constant offset of a fixed-size array.
+macro_rules! be16 {
+    ($b:ident, $at:expr) => {
+        u16::from_be_bytes([$b[$at], $b[$at + 1]])
+    };
+}
+
+/// Takes the 48 BHS bytes off the front of `input`.
+pub(crate) fn bhs_bytes(input: &[u8]) -> IResult<&[u8], [u8; BHS_LEN]> {
+    nom::combinator::map_res(take(BHS_LEN), <[u8; BHS_LEN]>::try_from).parse(input)
 }
 
 impl RawBhs {
     /// Parses the first 48 bytes; `None` when fewer are given.
     pub(crate) fn parse(bytes: &[u8]) -> Option<Self> {
-        raw_bhs(bytes).ok().map(|(_, raw)| raw)
+        bhs_bytes(bytes).ok().map(|(_, b)| Self::from_bytes(&b))
+    }
+
+    /// The fields of a BHS: fixed offsets into a fixed-size array, so no
+    /// index can fail.
+    #[inline]
+    pub(crate) fn from_bytes(b: &[u8; BHS_LEN]) -> Self {
+        Self {
+            b0: b[0],
+            b1: b[1],
+            b2: b[2],
+            b3: b[3],
+            total_ahs_length: b[4],
+            data_segment_length: u32::from_be_bytes([0, b[5], b[6], b[7]]),
+            b8: [b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]],
+            itt: be32!(b, 16),
+            w: [
+                be32!(b, 20),
+                be32!(b, 24),
+                be32!(b, 28),
+                be32!(b, 32),
+                be32!(b, 36),
+                be32!(b, 40),
+                be32!(b, 44),
+            ],
+        }
     }
 
     pub(crate) fn to_bytes(self) -> [u8; BHS_LEN] {
@@ -113,20 +128,8 @@ impl RawBhs {
         Opcode::from_wire(self.b0)
     }
 
-    fn immediate(&self) -> bool {
-        self.b0 & I != 0
-    }
-
     fn op(opcode: Opcode, immediate: bool) -> u8 {
         opcode.get() | if immediate { I } else { 0 }
-    }
-
-    fn hi16(w: u32) -> u16 {
-        (w >> 16) as u16
-    }
-
-    fn lo16(w: u32) -> u16 {
-        (w & 0xffff) as u16
     }
 }
 
@@ -640,6 +643,23 @@ pub enum Bhs {
 }
 
 impl Bhs {
+    /// Decodes the 48-byte BHS at the front of `bytes` into its typed
+    /// header (AHS and data segment are not looked at) and checks it with
+    /// [`Bhs::validate`].
+    ///
+    /// # Errors
+    /// [`PduError::Incomplete`] for fewer than 48 bytes, else as
+    /// [`Bhs::validate`].
+    pub fn parse(bytes: &[u8]) -> Result<Self, PduError> {
+        let (_, b) = bhs_bytes(bytes).map_err(|_| PduError::Incomplete {
+            needed: BHS_LEN,
+            available: bytes.len(),
+        })?;
+        let bhs = Self::from_bytes(&b);
+        bhs.validate()?;
+        Ok(bhs)
+    }
+
     /// The opcode.
     #[must_use]
     pub const fn opcode(&self) -> Opcode {
@@ -713,6 +733,7 @@ impl Bhs {
     ///
     /// # Errors
     /// [`PduError::InvalidField`] naming the field.
+    #[inline]
     pub fn validate(&self) -> Result<(), PduError> {
         let invalid = |field, reason| {
             Err(PduError::InvalidField {
@@ -790,26 +811,25 @@ impl Bhs {
         }
     }
 
-    pub(crate) fn from_raw(raw: &RawBhs) -> Self {
-        let w = raw.w;
-        let b1 = raw.b1;
-        let lun = Lun(raw.b8);
-        let itt = Itt(raw.itt);
-        let imm = raw.immediate();
-        match raw.opcode() {
+    #[inline]
+    pub(crate) fn from_bytes(b: &[u8; BHS_LEN]) -> Self {
+        // Fixed indices into a fixed-size array: none can fail.
+        let b1 = b[1];
+        let b8 = [b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]];
+        let lun = Lun(b8);
+        let itt = Itt(be32!(b, 16));
+        let imm = b[0] & I != 0;
+        match Opcode::from_wire(b[0]) {
             Opcode::NOP_OUT => Self::NopOut(NopOut {
                 immediate: imm,
                 lun,
                 itt,
-                ttt: Ttt(w[0]),
-                cmd_sn: CmdSn(w[1]),
-                exp_stat_sn: StatSn(w[2]),
+                ttt: Ttt(be32!(b, 20)),
+                cmd_sn: CmdSn(be32!(b, 24)),
+                exp_stat_sn: StatSn(be32!(b, 28)),
             }),
             Opcode::SCSI_COMMAND => {
-                let mut cdb = [0u8; 16];
-                for (chunk, word) in cdb.chunks_exact_mut(4).zip(w.iter().skip(3)) {
-                    chunk.copy_from_slice(&word.to_be_bytes());
-                }
+                let cdb = b.last_chunk::<16>().copied().unwrap_or_default();
                 Self::ScsiCommand(ScsiCommand {
                     immediate: imm,
                     final_bit: bit(b1, F),
@@ -818,9 +838,9 @@ impl Bhs {
                     attr: TaskAttribute::from_wire(b1),
                     lun,
                     itt,
-                    expected_data_transfer_length: w[0],
-                    cmd_sn: CmdSn(w[1]),
-                    exp_stat_sn: StatSn(w[2]),
+                    expected_data_transfer_length: be32!(b, 20),
+                    cmd_sn: CmdSn(be32!(b, 24)),
+                    exp_stat_sn: StatSn(be32!(b, 28)),
                     cdb,
                 })
             }
@@ -829,125 +849,119 @@ impl Bhs {
                 function: TmfFunction::from_wire(b1),
                 lun,
                 itt,
-                referenced_task_tag: Itt(w[0]),
-                cmd_sn: CmdSn(w[1]),
-                exp_stat_sn: StatSn(w[2]),
-                ref_cmd_sn: CmdSn(w[3]),
-                exp_data_sn: DataSn(w[4]),
+                referenced_task_tag: Itt(be32!(b, 20)),
+                cmd_sn: CmdSn(be32!(b, 24)),
+                exp_stat_sn: StatSn(be32!(b, 28)),
+                ref_cmd_sn: CmdSn(be32!(b, 32)),
+                exp_data_sn: DataSn(be32!(b, 36)),
             }),
-            Opcode::LOGIN_REQUEST => {
-                let b8 = raw.b8;
-                Self::LoginRequest(LoginRequest {
-                    transit: bit(b1, F),
-                    continue_bit: bit(b1, 0x40),
-                    csg: LoginStage::from_wire(b1 >> 2),
-                    nsg: LoginStage::from_wire(b1),
-                    version_max: raw.b2,
-                    version_min: raw.b3,
-                    isid: Isid([b8[0], b8[1], b8[2], b8[3], b8[4], b8[5]]),
-                    tsih: Tsih(u16::from_be_bytes([b8[6], b8[7]])),
-                    itt,
-                    cid: Cid(RawBhs::hi16(w[0])),
-                    cmd_sn: CmdSn(w[1]),
-                    exp_stat_sn: StatSn(w[2]),
-                })
-            }
+            Opcode::LOGIN_REQUEST => Self::LoginRequest(LoginRequest {
+                transit: bit(b1, F),
+                continue_bit: bit(b1, 0x40),
+                csg: LoginStage::from_wire(b1 >> 2),
+                nsg: LoginStage::from_wire(b1),
+                version_max: b[2],
+                version_min: b[3],
+                isid: Isid([b8[0], b8[1], b8[2], b8[3], b8[4], b8[5]]),
+                tsih: Tsih(u16::from_be_bytes([b8[6], b8[7]])),
+                itt,
+                cid: Cid(be16!(b, 20)),
+                cmd_sn: CmdSn(be32!(b, 24)),
+                exp_stat_sn: StatSn(be32!(b, 28)),
+            }),
             Opcode::TEXT_REQUEST => Self::TextRequest(TextRequest {
                 immediate: imm,
                 final_bit: bit(b1, F),
                 continue_bit: bit(b1, 0x40),
                 lun,
                 itt,
-                ttt: Ttt(w[0]),
-                cmd_sn: CmdSn(w[1]),
-                exp_stat_sn: StatSn(w[2]),
+                ttt: Ttt(be32!(b, 20)),
+                cmd_sn: CmdSn(be32!(b, 24)),
+                exp_stat_sn: StatSn(be32!(b, 28)),
             }),
             Opcode::SCSI_DATA_OUT => Self::DataOut(DataOut {
                 final_bit: bit(b1, F),
                 lun,
                 itt,
-                ttt: Ttt(w[0]),
-                exp_stat_sn: StatSn(w[2]),
-                data_sn: DataSn(w[4]),
-                buffer_offset: w[5],
+                ttt: Ttt(be32!(b, 20)),
+                exp_stat_sn: StatSn(be32!(b, 28)),
+                data_sn: DataSn(be32!(b, 36)),
+                buffer_offset: be32!(b, 40),
             }),
             Opcode::LOGOUT_REQUEST => Self::LogoutRequest(LogoutRequest {
                 immediate: imm,
                 reason: LogoutReason::from_wire(b1),
                 itt,
-                cid: Cid(RawBhs::hi16(w[0])),
-                cmd_sn: CmdSn(w[1]),
-                exp_stat_sn: StatSn(w[2]),
+                cid: Cid(be16!(b, 20)),
+                cmd_sn: CmdSn(be32!(b, 24)),
+                exp_stat_sn: StatSn(be32!(b, 28)),
             }),
             Opcode::SNACK_REQUEST => Self::SnackRequest(SnackRequest {
                 snack_type: SnackType::from_wire(b1),
                 lun,
                 itt,
-                ttt_or_snack_tag: w[0],
-                exp_stat_sn: StatSn(w[2]),
-                beg_run: w[5],
-                run_length: w[6],
+                ttt_or_snack_tag: be32!(b, 20),
+                exp_stat_sn: StatSn(be32!(b, 28)),
+                beg_run: be32!(b, 40),
+                run_length: be32!(b, 44),
             }),
             Opcode::NOP_IN => Self::NopIn(NopIn {
                 lun,
                 itt,
-                ttt: Ttt(w[0]),
-                stat_sn: StatSn(w[1]),
-                exp_cmd_sn: CmdSn(w[2]),
-                max_cmd_sn: CmdSn(w[3]),
+                ttt: Ttt(be32!(b, 20)),
+                stat_sn: StatSn(be32!(b, 24)),
+                exp_cmd_sn: CmdSn(be32!(b, 28)),
+                max_cmd_sn: CmdSn(be32!(b, 32)),
             }),
             Opcode::SCSI_RESPONSE => Self::ScsiResponse(ScsiResponse {
                 bidi_read_residual_overflow: bit(b1, 0x10),
                 bidi_read_residual_underflow: bit(b1, 0x08),
                 residual_overflow: bit(b1, 0x04),
                 residual_underflow: bit(b1, 0x02),
-                response: ScsiResponseCode::from_wire(raw.b2),
-                status: ScsiStatus::from_wire(raw.b3),
+                response: ScsiResponseCode::from_wire(b[2]),
+                status: ScsiStatus::from_wire(b[3]),
                 itt,
-                snack_tag: w[0],
-                stat_sn: StatSn(w[1]),
-                exp_cmd_sn: CmdSn(w[2]),
-                max_cmd_sn: CmdSn(w[3]),
-                exp_data_sn: DataSn(w[4]),
-                bidi_read_residual_count: w[5],
-                residual_count: w[6],
+                snack_tag: be32!(b, 20),
+                stat_sn: StatSn(be32!(b, 24)),
+                exp_cmd_sn: CmdSn(be32!(b, 28)),
+                max_cmd_sn: CmdSn(be32!(b, 32)),
+                exp_data_sn: DataSn(be32!(b, 36)),
+                bidi_read_residual_count: be32!(b, 40),
+                residual_count: be32!(b, 44),
             }),
             Opcode::TASK_MANAGEMENT_RESPONSE => {
                 Self::TaskManagementResponse(TaskManagementResponse {
-                    response: TmfResponseCode::from_wire(raw.b2),
+                    response: TmfResponseCode::from_wire(b[2]),
                     itt,
-                    stat_sn: StatSn(w[1]),
-                    exp_cmd_sn: CmdSn(w[2]),
-                    max_cmd_sn: CmdSn(w[3]),
+                    stat_sn: StatSn(be32!(b, 24)),
+                    exp_cmd_sn: CmdSn(be32!(b, 28)),
+                    max_cmd_sn: CmdSn(be32!(b, 32)),
                 })
             }
-            Opcode::LOGIN_RESPONSE => {
-                let b8 = raw.b8;
-                Self::LoginResponse(LoginResponse {
-                    transit: bit(b1, F),
-                    continue_bit: bit(b1, 0x40),
-                    csg: LoginStage::from_wire(b1 >> 2),
-                    nsg: LoginStage::from_wire(b1),
-                    version_max: raw.b2,
-                    version_active: raw.b3,
-                    isid: Isid([b8[0], b8[1], b8[2], b8[3], b8[4], b8[5]]),
-                    tsih: Tsih(u16::from_be_bytes([b8[6], b8[7]])),
-                    itt,
-                    stat_sn: StatSn(w[1]),
-                    exp_cmd_sn: CmdSn(w[2]),
-                    max_cmd_sn: CmdSn(w[3]),
-                    status: LoginStatus::from_code(RawBhs::hi16(w[4])),
-                })
-            }
+            Opcode::LOGIN_RESPONSE => Self::LoginResponse(LoginResponse {
+                transit: bit(b1, F),
+                continue_bit: bit(b1, 0x40),
+                csg: LoginStage::from_wire(b1 >> 2),
+                nsg: LoginStage::from_wire(b1),
+                version_max: b[2],
+                version_active: b[3],
+                isid: Isid([b8[0], b8[1], b8[2], b8[3], b8[4], b8[5]]),
+                tsih: Tsih(u16::from_be_bytes([b8[6], b8[7]])),
+                itt,
+                stat_sn: StatSn(be32!(b, 24)),
+                exp_cmd_sn: CmdSn(be32!(b, 28)),
+                max_cmd_sn: CmdSn(be32!(b, 32)),
+                status: LoginStatus::from_code(be16!(b, 36)),
+            }),
             Opcode::TEXT_RESPONSE => Self::TextResponse(TextResponse {
                 final_bit: bit(b1, F),
                 continue_bit: bit(b1, 0x40),
                 lun,
                 itt,
-                ttt: Ttt(w[0]),
-                stat_sn: StatSn(w[1]),
-                exp_cmd_sn: CmdSn(w[2]),
-                max_cmd_sn: CmdSn(w[3]),
+                ttt: Ttt(be32!(b, 20)),
+                stat_sn: StatSn(be32!(b, 24)),
+                exp_cmd_sn: CmdSn(be32!(b, 28)),
+                max_cmd_sn: CmdSn(be32!(b, 32)),
             }),
             Opcode::SCSI_DATA_IN => {
                 let has_status = bit(b1, 0x01);
@@ -956,66 +970,60 @@ impl Bhs {
                     acknowledge: bit(b1, 0x40),
                     residual_overflow: bit(b1, 0x04),
                     residual_underflow: bit(b1, 0x02),
-                    status: has_status.then_some(ScsiStatus::from_wire(raw.b3)),
+                    status: has_status.then_some(ScsiStatus::from_wire(b[3])),
                     lun,
                     itt,
-                    ttt: Ttt(w[0]),
-                    stat_sn: StatSn(w[1]),
-                    exp_cmd_sn: CmdSn(w[2]),
-                    max_cmd_sn: CmdSn(w[3]),
-                    data_sn: DataSn(w[4]),
-                    buffer_offset: w[5],
-                    residual_count: w[6],
+                    ttt: Ttt(be32!(b, 20)),
+                    stat_sn: StatSn(be32!(b, 24)),
+                    exp_cmd_sn: CmdSn(be32!(b, 28)),
+                    max_cmd_sn: CmdSn(be32!(b, 32)),
+                    data_sn: DataSn(be32!(b, 36)),
+                    buffer_offset: be32!(b, 40),
+                    residual_count: be32!(b, 44),
                 })
             }
             Opcode::LOGOUT_RESPONSE => Self::LogoutResponse(LogoutResponse {
-                response: LogoutResponseCode::from_wire(raw.b2),
+                response: LogoutResponseCode::from_wire(b[2]),
                 itt,
-                stat_sn: StatSn(w[1]),
-                exp_cmd_sn: CmdSn(w[2]),
-                max_cmd_sn: CmdSn(w[3]),
-                time2wait: RawBhs::hi16(w[5]),
-                time2retain: RawBhs::lo16(w[5]),
+                stat_sn: StatSn(be32!(b, 24)),
+                exp_cmd_sn: CmdSn(be32!(b, 28)),
+                max_cmd_sn: CmdSn(be32!(b, 32)),
+                time2wait: be16!(b, 40),
+                time2retain: be16!(b, 42),
             }),
             Opcode::R2T => Self::R2t(R2t {
                 lun,
                 itt,
-                ttt: Ttt(w[0]),
-                stat_sn: StatSn(w[1]),
-                exp_cmd_sn: CmdSn(w[2]),
-                max_cmd_sn: CmdSn(w[3]),
-                r2t_sn: R2tSn(w[4]),
-                buffer_offset: w[5],
-                desired_data_transfer_length: w[6],
+                ttt: Ttt(be32!(b, 20)),
+                stat_sn: StatSn(be32!(b, 24)),
+                exp_cmd_sn: CmdSn(be32!(b, 28)),
+                max_cmd_sn: CmdSn(be32!(b, 32)),
+                r2t_sn: R2tSn(be32!(b, 36)),
+                buffer_offset: be32!(b, 40),
+                desired_data_transfer_length: be32!(b, 44),
             }),
             Opcode::ASYNC_MESSAGE => Self::AsyncMessage(AsyncMessage {
                 lun,
-                stat_sn: StatSn(w[1]),
-                exp_cmd_sn: CmdSn(w[2]),
-                max_cmd_sn: CmdSn(w[3]),
-                async_event: AsyncEvent::from_wire((w[4] >> 24) as u8),
-                async_vcode: (w[4] >> 16) as u8,
-                parameter1: RawBhs::lo16(w[4]),
-                parameter2: RawBhs::hi16(w[5]),
-                parameter3: RawBhs::lo16(w[5]),
+                stat_sn: StatSn(be32!(b, 24)),
+                exp_cmd_sn: CmdSn(be32!(b, 28)),
+                max_cmd_sn: CmdSn(be32!(b, 32)),
+                async_event: AsyncEvent::from_wire((be32!(b, 36) >> 24) as u8),
+                async_vcode: (be32!(b, 36) >> 16) as u8,
+                parameter1: be16!(b, 38),
+                parameter2: be16!(b, 40),
+                parameter3: be16!(b, 42),
             }),
             Opcode::REJECT => Self::Reject(Reject {
-                reason: RejectReason::from_wire(raw.b2),
-                stat_sn: StatSn(w[1]),
-                exp_cmd_sn: CmdSn(w[2]),
-                max_cmd_sn: CmdSn(w[3]),
-                data_sn_or_r2t_sn: w[4],
+                reason: RejectReason::from_wire(b[2]),
+                stat_sn: StatSn(be32!(b, 24)),
+                exp_cmd_sn: CmdSn(be32!(b, 28)),
+                max_cmd_sn: CmdSn(be32!(b, 32)),
+                data_sn_or_r2t_sn: be32!(b, 36),
             }),
             _ => {
-                let mut bytes = RawBhs {
-                    total_ahs_length: 0,
-                    data_segment_length: 0,
-                    ..*raw
-                }
-                .to_bytes();
-                // Keep byte 0 as received (reserved bit 7 included).
-                bytes[0] = raw.b0;
-                Self::Unknown(UnknownBhs { raw: bytes })
+                let mut raw = *b;
+                raw[4..8].fill(0);
+                Self::Unknown(UnknownBhs { raw })
             }
         }
     }

@@ -228,7 +228,24 @@ pub(crate) fn parse_header<B: PduBytes>(header: &B) -> Result<(Bhs, Vec<Ahs<B>>)
         needed: BHS_LEN,
         available: bytes.len(),
     })?;
-    let bhs = Bhs::from_raw(&raw);
+    parse_header_fields(&raw, header)
+}
+
+/// As [`parse_header`], for a BHS whose fields are already decoded.
+pub(crate) fn parse_header_fields<B: PduBytes>(
+    raw: &RawBhs,
+    header: &B,
+) -> Result<(Bhs, Vec<Ahs<B>>), PduError> {
+    let bytes = header.as_ref();
+    let bhs = match bytes.first_chunk::<BHS_LEN>() {
+        Some(b) => Bhs::from_bytes(b),
+        None => {
+            return Err(PduError::Incomplete {
+                needed: BHS_LEN,
+                available: bytes.len(),
+            });
+        }
+    };
     let ahs_len = usize::from(raw.total_ahs_length) * 4;
     if bytes.len() != BHS_LEN + ahs_len {
         return Err(PduError::Incomplete {
@@ -311,7 +328,7 @@ impl<'a> PduRef<'a> {
             .get(layout.data_offset()..layout.data_offset() + layout.data_len)
             .unwrap_or(&[]);
         check_data_digest(pdu_bytes, &layout, &raw)?;
-        let (bhs, ahs) = parse_header(&header)?;
+        let (bhs, ahs) = parse_header_fields(&raw, &header)?;
         Ok((Self { bhs, ahs, data }, total))
     }
 }
