@@ -1,0 +1,375 @@
+//! What a login settles ([`SessionParams`]) and what each side would like
+//! ([`OperationalConfig`]).
+
+use core::fmt;
+
+use iscsi_pdu::{Cid, CmdSn, Digests, Isid, StatSn, Tsih};
+
+use crate::chap::ChapAlgorithm;
+
+/// SessionType (RFC 7143 §13.21).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[non_exhaustive]
+pub enum SessionType {
+    /// A Discovery session: SendTargets only.
+    Discovery,
+    /// A Normal session: SCSI commands to one target.
+    #[default]
+    Normal,
+}
+
+impl SessionType {
+    /// The key value.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Discovery => "Discovery",
+            Self::Normal => "Normal",
+        }
+    }
+
+    /// The session type a SessionType value names.
+    #[must_use]
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "Discovery" => Some(Self::Discovery),
+            "Normal" => Some(Self::Normal),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SessionType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// TaskReporting (RFC 7143 §13.23).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[non_exhaustive]
+pub enum TaskReporting {
+    /// RFC3720 semantics (the default).
+    #[default]
+    Rfc3720,
+    /// ResponseFence semantics.
+    ResponseFence,
+    /// FastAbort semantics (RFC 7143 §4.2.3.4).
+    FastAbort,
+}
+
+impl TaskReporting {
+    /// Parses the key value.
+    #[must_use]
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "RFC3720" => Some(Self::Rfc3720),
+            "ResponseFence" => Some(Self::ResponseFence),
+            "FastAbort" => Some(Self::FastAbort),
+            _ => None,
+        }
+    }
+}
+
+/// Which digest settings a side accepts, most preferred first (the value
+/// list sent for HeaderDigest / DataDigest, RFC 7143 §13.1).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[non_exhaustive]
+pub enum DigestPolicy {
+    /// Only `None`.
+    #[default]
+    Off,
+    /// `None,CRC32C`: either, preferring none.
+    Allow,
+    /// `CRC32C,None`: either, preferring CRC32C.
+    Prefer,
+    /// Only `CRC32C`.
+    Require,
+}
+
+impl DigestPolicy {
+    /// The values in preference order.
+    #[must_use]
+    pub const fn values(self) -> &'static [&'static str] {
+        match self {
+            Self::Off => &["None"],
+            Self::Allow => &["None", "CRC32C"],
+            Self::Prefer => &["CRC32C", "None"],
+            Self::Require => &["CRC32C"],
+        }
+    }
+}
+
+/// The operational values one side would like, used both to offer and to
+/// answer (RFC 7143 §13). Defaults are what this implementation proposes:
+/// RFC defaults except larger bursts and data segments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OperationalConfig {
+    /// HeaderDigest.
+    pub header_digest: DigestPolicy,
+    /// DataDigest.
+    pub data_digest: DigestPolicy,
+    /// MaxConnections (this implementation runs one connection per session).
+    pub max_connections: u16,
+    /// InitialR2T.
+    pub initial_r2t: bool,
+    /// ImmediateData.
+    pub immediate_data: bool,
+    /// MaxRecvDataSegmentLength this side declares, bytes (512..=16777215).
+    pub max_recv_data_segment_length: u32,
+    /// MaxBurstLength, bytes.
+    pub max_burst_length: u32,
+    /// FirstBurstLength, bytes.
+    pub first_burst_length: u32,
+    /// DefaultTime2Wait, seconds.
+    pub default_time2wait: u16,
+    /// DefaultTime2Retain, seconds.
+    pub default_time2retain: u16,
+    /// MaxOutstandingR2T.
+    pub max_outstanding_r2t: u16,
+    /// DataPDUInOrder.
+    pub data_pdu_in_order: bool,
+    /// DataSequenceInOrder.
+    pub data_sequence_in_order: bool,
+    /// ErrorRecoveryLevel (this implementation supports 0).
+    pub error_recovery_level: u8,
+}
+
+impl Default for OperationalConfig {
+    fn default() -> Self {
+        Self {
+            header_digest: DigestPolicy::Allow,
+            data_digest: DigestPolicy::Allow,
+            max_connections: 1,
+            initial_r2t: false,
+            immediate_data: true,
+            max_recv_data_segment_length: 262_144,
+            max_burst_length: 1_048_576,
+            first_burst_length: 262_144,
+            default_time2wait: 2,
+            default_time2retain: 0,
+            max_outstanding_r2t: 1,
+            data_pdu_in_order: true,
+            data_sequence_in_order: true,
+            error_recovery_level: 0,
+        }
+    }
+}
+
+impl OperationalConfig {
+    /// The value this side wants for a negotiable or declarative key, as
+    /// key text; `None` for keys it has no preference on.
+    pub(crate) fn value_of(&self, key: &str) -> Option<String> {
+        let b = |v: bool| iscsi_pdu::text::boolean(v).to_owned();
+        Some(match key {
+            "HeaderDigest" => self.header_digest.values().join(","),
+            "DataDigest" => self.data_digest.values().join(","),
+            "MaxConnections" => self.max_connections.to_string(),
+            "InitialR2T" => b(self.initial_r2t),
+            "ImmediateData" => b(self.immediate_data),
+            "MaxRecvDataSegmentLength" => self.max_recv_data_segment_length.to_string(),
+            "MaxBurstLength" => self.max_burst_length.to_string(),
+            "FirstBurstLength" => self
+                .first_burst_length
+                .min(self.max_burst_length)
+                .to_string(),
+            "DefaultTime2Wait" => self.default_time2wait.to_string(),
+            "DefaultTime2Retain" => self.default_time2retain.to_string(),
+            "MaxOutstandingR2T" => self.max_outstanding_r2t.to_string(),
+            "DataPDUInOrder" => b(self.data_pdu_in_order),
+            "DataSequenceInOrder" => b(self.data_sequence_in_order),
+            "ErrorRecoveryLevel" => self.error_recovery_level.to_string(),
+            "TaskReporting" => "RFC3720".to_owned(),
+            "iSCSIProtocolLevel" => "1".to_owned(),
+            _ => return None,
+        })
+    }
+}
+
+/// How the initiator authenticated, as the login saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AuthOutcome {
+    /// AuthMethod=None (or the security stage was skipped).
+    #[default]
+    None,
+    /// CHAP.
+    Chap {
+        /// The algorithm used.
+        algorithm: ChapAlgorithm,
+        /// The initiator's CHAP_N.
+        user: String,
+        /// Whether the target authenticated itself too.
+        mutual: bool,
+    },
+}
+
+/// Everything a login settled: the negotiated keys (RFC 7143 §13), the
+/// session identity and the sequence numbers full feature phase starts with.
+/// Values not negotiated hold their RFC defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionParams {
+    /// SessionType.
+    pub session_type: SessionType,
+    /// InitiatorName.
+    pub initiator_name: String,
+    /// InitiatorAlias, if declared.
+    pub initiator_alias: Option<String>,
+    /// TargetName (Normal sessions).
+    pub target_name: Option<String>,
+    /// TargetAlias, if declared.
+    pub target_alias: Option<String>,
+    /// TargetPortalGroupTag, if declared.
+    pub target_portal_group_tag: Option<u16>,
+    /// ISID.
+    pub isid: Isid,
+    /// TSIH the target assigned.
+    pub tsih: Tsih,
+    /// CID of the connection.
+    pub cid: Cid,
+    /// How the initiator authenticated.
+    pub auth: AuthOutcome,
+    /// HeaderDigest=CRC32C.
+    pub header_digest: bool,
+    /// DataDigest=CRC32C.
+    pub data_digest: bool,
+    /// MaxConnections.
+    pub max_connections: u16,
+    /// InitialR2T.
+    pub initial_r2t: bool,
+    /// ImmediateData.
+    pub immediate_data: bool,
+    /// MaxRecvDataSegmentLength the initiator declared: the largest data
+    /// segment the target may send it, bytes.
+    pub initiator_max_recv_data_segment_length: u32,
+    /// MaxRecvDataSegmentLength the target declared: the largest data
+    /// segment the initiator may send it, bytes.
+    pub target_max_recv_data_segment_length: u32,
+    /// MaxBurstLength, bytes.
+    pub max_burst_length: u32,
+    /// FirstBurstLength, bytes (never above MaxBurstLength).
+    pub first_burst_length: u32,
+    /// DefaultTime2Wait, seconds.
+    pub default_time2wait: u16,
+    /// DefaultTime2Retain, seconds.
+    pub default_time2retain: u16,
+    /// MaxOutstandingR2T.
+    pub max_outstanding_r2t: u16,
+    /// DataPDUInOrder.
+    pub data_pdu_in_order: bool,
+    /// DataSequenceInOrder.
+    pub data_sequence_in_order: bool,
+    /// ErrorRecoveryLevel.
+    pub error_recovery_level: u8,
+    /// TaskReporting.
+    pub task_reporting: TaskReporting,
+    /// iSCSIProtocolLevel (RFC 7144).
+    pub iscsi_protocol_level: u8,
+    /// CmdSN of the first command in full feature phase.
+    pub cmd_sn: CmdSn,
+    /// ExpCmdSN from the last Login Response.
+    pub exp_cmd_sn: CmdSn,
+    /// MaxCmdSN from the last Login Response.
+    pub max_cmd_sn: CmdSn,
+    /// StatSN of the next response the target sends.
+    pub next_stat_sn: StatSn,
+}
+
+impl SessionParams {
+    /// Parameters with every key at its RFC 7143 default.
+    #[must_use]
+    pub fn with_defaults(
+        session_type: SessionType,
+        initiator_name: String,
+        isid: Isid,
+        cid: Cid,
+    ) -> Self {
+        Self {
+            session_type,
+            initiator_name,
+            initiator_alias: None,
+            target_name: None,
+            target_alias: None,
+            target_portal_group_tag: None,
+            isid,
+            tsih: Tsih::NEW_SESSION,
+            cid,
+            auth: AuthOutcome::None,
+            header_digest: false,
+            data_digest: false,
+            max_connections: 1,
+            initial_r2t: true,
+            immediate_data: true,
+            initiator_max_recv_data_segment_length: 8192,
+            target_max_recv_data_segment_length: 8192,
+            max_burst_length: 262_144,
+            first_burst_length: 65_536,
+            default_time2wait: 2,
+            default_time2retain: 20,
+            max_outstanding_r2t: 1,
+            data_pdu_in_order: true,
+            data_sequence_in_order: true,
+            error_recovery_level: 0,
+            task_reporting: TaskReporting::Rfc3720,
+            iscsi_protocol_level: 0,
+            cmd_sn: CmdSn(0),
+            exp_cmd_sn: CmdSn(0),
+            max_cmd_sn: CmdSn(0),
+            next_stat_sn: StatSn(0),
+        }
+    }
+
+    /// The digests in force from full feature phase on.
+    #[must_use]
+    pub const fn digests(&self) -> Digests {
+        Digests {
+            header: self.header_digest,
+            data: self.data_digest,
+        }
+    }
+
+    /// The key=value pairs these parameters amount to (for tools that show
+    /// "negotiated parameters").
+    #[must_use]
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        let b = |v: bool| iscsi_pdu::text::boolean(v).to_owned();
+        let d = |v: bool| if v { "CRC32C" } else { "None" }.to_owned();
+        let mut out = vec![
+            ("SessionType", self.session_type.as_str().to_owned()),
+            ("HeaderDigest", d(self.header_digest)),
+            ("DataDigest", d(self.data_digest)),
+            (
+                "MaxRecvDataSegmentLength",
+                self.initiator_max_recv_data_segment_length.to_string(),
+            ),
+            (
+                "TargetMaxRecvDataSegmentLength",
+                self.target_max_recv_data_segment_length.to_string(),
+            ),
+            ("ErrorRecoveryLevel", self.error_recovery_level.to_string()),
+            ("DefaultTime2Wait", self.default_time2wait.to_string()),
+            ("DefaultTime2Retain", self.default_time2retain.to_string()),
+        ];
+        if self.session_type == SessionType::Normal {
+            out.extend([
+                ("MaxConnections", self.max_connections.to_string()),
+                ("InitialR2T", b(self.initial_r2t)),
+                ("ImmediateData", b(self.immediate_data)),
+                ("MaxBurstLength", self.max_burst_length.to_string()),
+                ("FirstBurstLength", self.first_burst_length.to_string()),
+                ("MaxOutstandingR2T", self.max_outstanding_r2t.to_string()),
+                ("DataPDUInOrder", b(self.data_pdu_in_order)),
+                ("DataSequenceInOrder", b(self.data_sequence_in_order)),
+            ]);
+        }
+        if let Some(tpgt) = self.target_portal_group_tag {
+            out.push(("TargetPortalGroupTag", tpgt.to_string()));
+        }
+        if let Some(alias) = &self.target_alias {
+            out.push(("TargetAlias", alias.clone()));
+        }
+        out
+    }
+}

@@ -1,0 +1,6 @@
+#![no_main]
+//! `login_initiator`: see fuzz/README.md.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    iscsi_login::fuzzing::login_initiator(std::hint::black_box(data));
+});

@@ -1,0 +1,6 @@
+#![no_main]
+//! `login_target`: see fuzz/README.md.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    iscsi_login::fuzzing::login_target(std::hint::black_box(data));
+});
