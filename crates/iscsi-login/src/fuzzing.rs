@@ -195,8 +195,9 @@ impl TargetPolicy for Policy {
     }
 }
 
-/// `login_target`; see the module docs.
-pub fn login_target(data: &[u8]) {
+/// `login_target`; see the module docs. Returns whether the target reached
+/// full feature phase (so seeds can show the harness gets that deep).
+pub fn login_target(data: &[u8]) -> bool {
     let mut u = Unstructured::new(data);
     let config = TargetLoginConfig::default();
     let limits = config.operational.clone();
@@ -204,40 +205,48 @@ pub fn login_target(data: &[u8]) {
     let secret = Secret::new(SECRET).unwrap();
     let mut challenge: Option<(ChapAlgorithm, u8, Vec<u8>)> = None;
     let mut sent_correct_response = false;
-    let mut header = LoginRequest::arbitrary(&mut u).unwrap_or_default();
+    let mut stage = LoginStage::SECURITY_NEGOTIATION;
 
     for _ in 0..u.int_in_range(1u8..=12).unwrap_or(1) {
         let Ok(op) = u.int_in_range(0u8..=9) else {
             break;
         };
-        let mut pairs = random_text(&mut u).unwrap_or_default();
-        if u.ratio(1u8, 2).unwrap_or(false) {
-            // Keep the header plausible half of the time.
-            header.isid = Isid::random(1, 2);
-            header.tsih = Tsih(0);
-            header.version_min = 0;
-        }
-        if let Ok(h) = LoginRequest::arbitrary(&mut u)
-            && u.ratio(1u8, 3).unwrap_or(false)
-        {
-            header = h;
-        }
+        let mut pairs = if u.ratio(1u8, 3).unwrap_or(false) {
+            random_text(&mut u).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        // Mostly a header that follows the login so far, sometimes anything.
+        let header = if u.ratio(4u8, 5).unwrap_or(true) {
+            let transit = u.arbitrary().unwrap_or(true);
+            let nsg =
+                if stage == LoginStage::SECURITY_NEGOTIATION && u.ratio(3u8, 4).unwrap_or(true) {
+                    LoginStage::OPERATIONAL_NEGOTIATION
+                } else {
+                    LoginStage::FULL_FEATURE_PHASE
+                };
+            LoginRequest {
+                transit,
+                csg: stage,
+                nsg,
+                isid: Isid::random(1, 2),
+                cmd_sn: iscsi_pdu::CmdSn(1),
+                ..LoginRequest::default()
+            }
+        } else {
+            LoginRequest::arbitrary(&mut u).unwrap_or_default()
+        };
         match op {
-            0 => pairs
-                .splice(
-                    0..0,
-                    [
-                        (
-                            "InitiatorName".to_owned(),
-                            "iqn.2026-11.rs.iscsi:fuzzer".to_owned(),
-                        ),
-                        ("TargetName".to_owned(), TARGET.to_owned()),
-                    ],
-                )
-                .for_each(drop),
-            1 => pairs.push(("AuthMethod".to_owned(), "CHAP".to_owned())),
-            2 => pairs.push(("CHAP_A".to_owned(), "5,7".to_owned())),
-            3 => {
+            0 => pairs.extend([
+                (
+                    "InitiatorName".to_owned(),
+                    "iqn.2026-11.rs.iscsi:fuzzer".to_owned(),
+                ),
+                ("TargetName".to_owned(), TARGET.to_owned()),
+                ("AuthMethod".to_owned(), "CHAP".to_owned()),
+            ]),
+            1 => pairs.push(("CHAP_A".to_owned(), "5,7".to_owned())),
+            2 | 3 => {
                 // The correct response to the last challenge.
                 if let Some((alg, id, c)) = &challenge {
                     pairs.push(("CHAP_N".to_owned(), USER.to_owned()));
@@ -277,8 +286,9 @@ pub fn login_target(data: &[u8]) {
                 let id = u8::try_from(parse_numerical(i).unwrap()).unwrap();
                 challenge = Some((alg, id, parse_binary(c).unwrap()));
             }
-            if h.transit && h.nsg == LoginStage::FULL_FEATURE_PHASE {
+            if h.transit {
                 assert_eq!(h.status, LoginStatus::SUCCESS);
+                stage = h.nsg;
             }
         }
         while let Some(event) = target.poll_event() {
@@ -296,10 +306,12 @@ pub fn login_target(data: &[u8]) {
             break;
         }
     }
+    target.is_complete()
 }
 
-/// `login_initiator`; see the module docs.
-pub fn login_initiator(data: &[u8]) {
+/// `login_initiator`; see the module docs. Returns whether the initiator
+/// reached full feature phase.
+pub fn login_initiator(data: &[u8]) -> bool {
     let mut u = Unstructured::new(data);
     let isid = Isid::random(9, 9);
     let auth = InitiatorAuth::mutual_chap(
@@ -333,14 +345,32 @@ pub fn login_initiator(data: &[u8]) {
         let Ok(op) = u.int_in_range(0u8..=6) else {
             break;
         };
-        let mut pairs = random_text(&mut u).unwrap_or_default();
-        let mut header = LoginResponse::arbitrary(&mut u).unwrap_or_default();
-        if u.ratio(2u8, 3).unwrap_or(false) {
-            header.isid = isid;
-            header.csg = last_request.csg;
-            header.version_active = 0;
-            header.status = LoginStatus::SUCCESS;
-        }
+        let mut pairs = if u.ratio(1u8, 3).unwrap_or(false) {
+            random_text(&mut u).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let header = if u.ratio(4u8, 5).unwrap_or(true) {
+            // A response that follows the request, as a real target's would.
+            let transit = last_request.transit && u.arbitrary().unwrap_or(true);
+            LoginResponse {
+                transit,
+                csg: last_request.csg,
+                nsg: if transit {
+                    last_request.nsg
+                } else {
+                    LoginStage::SECURITY_NEGOTIATION
+                },
+                isid,
+                tsih: Tsih(5),
+                itt: last_request.itt,
+                stat_sn: iscsi_pdu::StatSn(u.arbitrary().unwrap_or(0)),
+                status: LoginStatus::SUCCESS,
+                ..LoginResponse::default()
+            }
+        } else {
+            LoginResponse::arbitrary(&mut u).unwrap_or_default()
+        };
         match op {
             0 => pairs.push(("AuthMethod".to_owned(), "CHAP".to_owned())),
             1 => {
@@ -382,6 +412,7 @@ pub fn login_initiator(data: &[u8]) {
             break;
         }
     }
+    initiator.is_complete()
 }
 
 #[cfg(test)]
@@ -401,5 +432,32 @@ mod tests {
             super::login_target(&data);
             super::login_initiator(&data);
         }
+    }
+
+    /// Committed seeds (fuzz/seeds/login_*) run through the same properties,
+    /// and some of them get all the way to full feature phase.
+    #[test]
+    fn seeds_reach_full_feature_phase() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/seeds");
+        let run = |target: &str, f: fn(&[u8]) -> bool| {
+            let mut complete = 0;
+            let mut total = 0;
+            for entry in std::fs::read_dir(format!("{dir}/{target}")).unwrap() {
+                let data = std::fs::read(entry.unwrap().path()).unwrap();
+                total += 1;
+                complete += usize::from(f(&data));
+            }
+            (complete, total)
+        };
+        let (done, total) = run("login_target", super::login_target);
+        assert!(
+            done > 0,
+            "no login_target seed of {total} completes the login"
+        );
+        let (done, total) = run("login_initiator", super::login_initiator);
+        assert!(
+            done > 0,
+            "no login_initiator seed of {total} completes the login"
+        );
     }
 }
