@@ -1,0 +1,67 @@
+//! # iscsi-scsi: the SCSI block command set
+//!
+//! The SCSI layer an iSCSI target executes and an initiator speaks,
+//! independent of iSCSI (SCSI is transport-neutral; the target glues CDBs to
+//! PDUs):
+//!
+//! - [`LogicalUnit`]: a direct-access block device (SBC-3) with the SPC-4
+//!   commands around it — INQUIRY and VPD pages, MODE SENSE/SELECT, REPORT
+//!   SUPPORTED OPERATION CODES, unit attentions per I_T nexus, SPC-2 and
+//!   persistent reservations — executed against a [`BlockBackend`].
+//! - Backends: [`MemoryBackend`] (sparse RAM) and [`FileBackend`] (file or
+//!   block device, hole punching, fdatasync).
+//! - [`Sense`] data in fixed and descriptor format, with T10 names.
+//!
+//! It does no networking and keeps no clock. Commands are executed
+//! synchronously with `&self`; a runtime may run many at once.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use bytes::Bytes;
+//! use iscsi_scsi::{LogicalUnit, LuConfig, MemoryBackend, Nexus, Request, Status};
+//!
+//! let disk = Arc::new(MemoryBackend::new(64 << 20, 512)?);
+//! let lu = LogicalUnit::new(disk, LuConfig::new("iqn.2026-11.rs.iscsi:ram0", "0001"));
+//! let nexus = Nexus::new(1, "iqn.2026-11.rs.iscsi:client,i,0x800000000001", 1);
+//!
+//! // WRITE(10) one block at LBA 7, then READ(10) it back.
+//! let block = Bytes::from(vec![0xab; 512]);
+//! let write = [0x2a, 0, 0, 0, 0, 7, 0, 0, 1, 0];
+//! assert_eq!(lu.execute(&Request::new(&nexus, &write, &[block.clone()])).status, Status::GOOD);
+//! let read = [0x28, 0, 0, 0, 0, 7, 0, 0, 1, 0];
+//! let response = lu.execute(&Request::new(&nexus, &read, &[]));
+//! assert_eq!(response.data, block);
+//! # Ok::<(), iscsi_scsi::BackendError>(())
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
+mod backend;
+pub mod cdb;
+mod lu;
+mod mode;
+mod pr;
+pub mod sense;
+mod vpd;
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
+pub use backend::{BackendError, BlockBackend, FileBackend, MemoryBackend};
+pub use lu::{
+    LogicalUnit, LuConfig, MAX_COMPARE_AND_WRITE_BLOCKS, MAX_TRANSFER_BLOCKS, MAX_UNMAP_BLOCKS,
+    MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BLOCKS, Nexus, Request, ResetKind, Response,
+    lun_not_supported, report_luns,
+};
+pub use sense::{Asc, FieldPointer, Sense, SenseFormat, SenseKey, Status};

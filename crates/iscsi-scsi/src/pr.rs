@@ -1,0 +1,493 @@
+//! Reservations: SPC-2 RESERVE/RELEASE and SPC-4 persistent reservations
+//! (SPC-4 §5.7, §6.15, §6.16), without persistence across power loss
+//! (APTPL is refused, PTPL_C = 0).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::cdb::{Fields, op};
+use crate::lu::{Fail, Nexus};
+use crate::sense::{Asc, Sense, SenseKey};
+
+/// How a command is treated under a reservation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Allowed under every reservation (INQUIRY, REPORT LUNS, PR IN/OUT...).
+    Always,
+    /// Reads the medium or state.
+    Read,
+    /// Changes the medium or state.
+    Write,
+    /// SPC-2 RESERVE.
+    Spc2,
+}
+
+/// The reservation class of a CDB (SPC-4 tables 53-54, SBC-3 table 13).
+pub(crate) fn classify(cdb: &[u8]) -> Access {
+    let f = Fields(cdb);
+    match f.u8(0) {
+        op::INQUIRY
+        | op::REPORT_LUNS
+        | op::REQUEST_SENSE
+        | op::PERSISTENT_RESERVE_IN
+        | op::PERSISTENT_RESERVE_OUT
+        | op::MAINTENANCE_IN
+        | op::TEST_UNIT_READY
+        | op::READ_CAPACITY_10
+        | op::RELEASE_6
+        | op::RELEASE_10 => Access::Always,
+        op::SERVICE_ACTION_IN_16 if u16::from(f.u8(1) & 0x1f) == op::SAI_READ_CAPACITY_16 => {
+            Access::Always
+        }
+        op::RESERVE_6 | op::RESERVE_10 => Access::Spc2,
+        op::READ_6
+        | op::READ_10
+        | op::READ_12
+        | op::READ_16
+        | op::VERIFY_10
+        | op::VERIFY_12
+        | op::VERIFY_16
+        | op::PRE_FETCH_10
+        | op::PRE_FETCH_16
+        | op::MODE_SENSE_6
+        | op::MODE_SENSE_10
+        | op::READ_DEFECT_DATA_10
+        | op::READ_DEFECT_DATA_12
+        | op::SERVICE_ACTION_IN_16 => Access::Read,
+        _ => Access::Write,
+    }
+}
+
+/// PR types (SPC-4 table 212).
+const WRITE_EXCLUSIVE: u8 = 1;
+const EXCLUSIVE_ACCESS: u8 = 3;
+const WRITE_EXCLUSIVE_RO: u8 = 5;
+const EXCLUSIVE_ACCESS_RO: u8 = 6;
+const WRITE_EXCLUSIVE_AR: u8 = 7;
+const EXCLUSIVE_ACCESS_AR: u8 = 8;
+
+/// An I_T nexus as persistent reservations name it: initiator port and
+/// relative target port (registrations outlive sessions).
+type Port = (Arc<str>, u16);
+
+fn port_of(n: &Nexus) -> Port {
+    (n.initiator_port.clone(), n.target_port)
+}
+
+#[derive(Debug, Clone)]
+struct Registration {
+    port: Port,
+    key: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Reservation {
+    holder: Port,
+    kind: u8,
+}
+
+/// Unit attentions to queue after a PR OUT: (nexus ids, sense).
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    pub(crate) attentions: Vec<(Vec<u64>, Sense)>,
+}
+
+/// The unit's reservation state.
+#[derive(Debug, Default)]
+pub(crate) struct Reservations {
+    /// SPC-2 reservation holder (nexus id).
+    spc2: Option<u64>,
+    registrations: Vec<Registration>,
+    reservation: Option<Reservation>,
+    generation: u32,
+    /// Nexus ids last seen per port, for unit attentions.
+    seen: Vec<(Port, u64)>,
+}
+
+const fn all_registrants(kind: u8) -> bool {
+    matches!(kind, WRITE_EXCLUSIVE_AR | EXCLUSIVE_ACCESS_AR)
+}
+
+const fn registrants_only(kind: u8) -> bool {
+    matches!(kind, WRITE_EXCLUSIVE_RO | EXCLUSIVE_ACCESS_RO)
+}
+
+fn conflict() -> Fail {
+    Fail::Conflict
+}
+
+fn bad_param(byte: u16) -> Fail {
+    Fail::Check(Sense::invalid_parameter_field(byte, None))
+}
+
+impl Reservations {
+    /// True when any reservation could make a command conflict.
+    pub(crate) fn active(&self) -> bool {
+        self.spc2.is_some() || !self.registrations.is_empty() || self.reservation.is_some()
+    }
+
+    fn key_of(&self, port: &Port) -> Option<u64> {
+        self.registrations
+            .iter()
+            .find(|r| &r.port == port)
+            .map(|r| r.key)
+    }
+
+    fn is_holder(&self, port: &Port) -> bool {
+        match &self.reservation {
+            Some(r) if all_registrants(r.kind) => self.key_of(port).is_some(),
+            Some(r) => &r.holder == port,
+            None => false,
+        }
+    }
+
+    /// Whether `nexus` may run a command of class `access` now.
+    pub(crate) fn conflicts(&self, nexus: &Nexus, access: Access) -> bool {
+        if let Some(holder) = self.spc2
+            && holder != nexus.id
+        {
+            return access != Access::Always;
+        }
+        if access == Access::Spc2 {
+            // SPC-2 RESERVE while persistent reservations are in use.
+            return !self.registrations.is_empty() || self.reservation.is_some();
+        }
+        let Some(res) = &self.reservation else {
+            return false;
+        };
+        let port = port_of(nexus);
+        if access == Access::Always || self.is_holder(&port) {
+            return false;
+        }
+        let registered = self.key_of(&port).is_some();
+        match (res.kind, access) {
+            (WRITE_EXCLUSIVE, Access::Read) => false,
+            (WRITE_EXCLUSIVE_RO | WRITE_EXCLUSIVE_AR, Access::Read) => false,
+            (
+                WRITE_EXCLUSIVE_RO | WRITE_EXCLUSIVE_AR | EXCLUSIVE_ACCESS_RO | EXCLUSIVE_ACCESS_AR,
+                _,
+            ) => !registered,
+            _ => true,
+        }
+    }
+
+    /// SPC-2 RESERVE(6/10).
+    pub(crate) fn reserve_spc2(&mut self, nexus: &Nexus) -> Result<(), Fail> {
+        match self.spc2 {
+            Some(holder) if holder != nexus.id => Err(conflict()),
+            _ if !self.registrations.is_empty() => Err(conflict()),
+            _ => {
+                self.spc2 = Some(nexus.id);
+                Ok(())
+            }
+        }
+    }
+
+    /// SPC-2 RELEASE(6/10): only the holder releases; others get GOOD.
+    pub(crate) fn release_spc2(&mut self, nexus: &Nexus) {
+        if self.spc2 == Some(nexus.id) {
+            self.spc2 = None;
+        }
+    }
+
+    /// Clears the SPC-2 reservation (resets).
+    pub(crate) fn clear_spc2(&mut self) {
+        self.spc2 = None;
+    }
+
+    /// A nexus ended: its SPC-2 reservation goes, registrations stay.
+    pub(crate) fn nexus_lost(&mut self, id: u64) {
+        if self.spc2 == Some(id) {
+            self.spc2 = None;
+        }
+        self.seen.retain(|(_, n)| *n != id);
+    }
+
+    fn remember(&mut self, nexus: &Nexus) {
+        let port = port_of(nexus);
+        self.seen.retain(|(p, _)| p != &port);
+        self.seen.push((port, nexus.id));
+    }
+
+    fn ids_of(&self, ports: &[Port]) -> Vec<u64> {
+        self.seen
+            .iter()
+            .filter(|(p, _)| ports.contains(p))
+            .map(|(_, id)| *id)
+            .collect()
+    }
+
+    /// PERSISTENT RESERVE IN.
+    pub(crate) fn pr_in(&self, service_action: u8, _nexus: &Nexus) -> Result<Bytes, Fail> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&self.generation.to_be_bytes());
+        match service_action {
+            0x00 => {
+                let keys: Vec<u64> = self.registrations.iter().map(|r| r.key).collect();
+                out.extend_from_slice(&u32::try_from(keys.len() * 8).unwrap_or(0).to_be_bytes());
+                for k in keys {
+                    out.extend_from_slice(&k.to_be_bytes());
+                }
+            }
+            0x01 => match &self.reservation {
+                Some(r) => {
+                    out.extend_from_slice(&16u32.to_be_bytes());
+                    let key = if all_registrants(r.kind) {
+                        0
+                    } else {
+                        self.key_of(&r.holder).unwrap_or(0)
+                    };
+                    out.extend_from_slice(&key.to_be_bytes());
+                    out.extend_from_slice(&[0, 0, 0, 0, 0, r.kind & 0x0f, 0, 0]);
+                }
+                None => out.extend_from_slice(&0u32.to_be_bytes()),
+            },
+            0x02 => {
+                out.clear();
+                // REPORT CAPABILITIES: length 8; CRH; TMV with ALLOW COMMANDS
+                // 000b; every type but the obsolete ones.
+                out.extend_from_slice(&[0x00, 0x08, 0x10, 0x80, 0xea, 0x01, 0x00, 0x00]);
+            }
+            0x03 => {
+                let mut descriptors = Vec::new();
+                for r in &self.registrations {
+                    let mut d = Vec::new();
+                    d.extend_from_slice(&r.key.to_be_bytes());
+                    d.extend_from_slice(&[0, 0, 0, 0]);
+                    let holder = self.is_holder(&r.port);
+                    d.push(u8::from(holder));
+                    d.push(if holder {
+                        self.reservation.as_ref().map_or(0, |x| x.kind & 0x0f)
+                    } else {
+                        0
+                    });
+                    d.extend_from_slice(&[0, 0, 0, 0]);
+                    d.extend_from_slice(&r.port.1.to_be_bytes());
+                    // TransportID, iSCSI format 01b: name ",i,0x" ISID.
+                    let mut name = r.port.0.as_bytes().to_vec();
+                    name.push(0);
+                    while name.len() % 4 != 0 {
+                        name.push(0);
+                    }
+                    let mut tid = vec![0x45, 0];
+                    tid.extend_from_slice(&u16::try_from(name.len()).unwrap_or(0).to_be_bytes());
+                    tid.extend(name);
+                    d.extend_from_slice(&u32::try_from(tid.len()).unwrap_or(0).to_be_bytes());
+                    d.extend(tid);
+                    descriptors.extend(d);
+                }
+                out.extend_from_slice(&u32::try_from(descriptors.len()).unwrap_or(0).to_be_bytes());
+                out.extend(descriptors);
+            }
+            _ => return Err(Fail::Check(Sense::invalid_cdb_field(1, Some(4)))),
+        }
+        Ok(Bytes::from(out))
+    }
+
+    /// PERSISTENT RESERVE OUT with the 24-byte basic parameter list.
+    pub(crate) fn pr_out(
+        &mut self,
+        service_action: u8,
+        scope_type: u8,
+        params: &[u8],
+        nexus: &Nexus,
+    ) -> Result<Effects, Fail> {
+        self.remember(nexus);
+        let p = Fields(params);
+        let key = p.u64(0);
+        let sa_key = p.u64(8);
+        let flags = p.u8(20);
+        if flags & 0x01 != 0 {
+            // APTPL: persistence through power loss is not supported.
+            return Err(bad_param(20));
+        }
+        if flags & 0x0c != 0 {
+            // SPEC_I_PT / ALL_TG_PT: not supported.
+            return Err(bad_param(20));
+        }
+        if self.spc2.is_some_and(|holder| holder != nexus.id) {
+            return Err(conflict());
+        }
+        let port = port_of(nexus);
+        let current = self.key_of(&port);
+        let kind = scope_type & 0x0f;
+        let scope = scope_type >> 4;
+        let mut effects = Effects::default();
+        match service_action {
+            // REGISTER, REGISTER AND IGNORE EXISTING KEY
+            0x00 | 0x06 => {
+                let ignore = service_action == 0x06;
+                match current {
+                    None => {
+                        if !ignore && key != 0 {
+                            return Err(conflict());
+                        }
+                        if sa_key != 0 {
+                            self.registrations.push(Registration { port, key: sa_key });
+                        }
+                    }
+                    Some(k) => {
+                        if !ignore && k != key {
+                            return Err(conflict());
+                        }
+                        if sa_key == 0 {
+                            self.unregister(&port, &mut effects);
+                        } else if let Some(r) =
+                            self.registrations.iter_mut().find(|r| r.port == port)
+                        {
+                            r.key = sa_key;
+                        }
+                    }
+                }
+                self.generation = self.generation.wrapping_add(1);
+            }
+            // RESERVE
+            0x01 => {
+                if current != Some(key) || key == 0 && current.is_none() {
+                    return Err(conflict());
+                }
+                check_scope_type(scope, kind)?;
+                match &self.reservation {
+                    None => {
+                        self.reservation = Some(Reservation { holder: port, kind });
+                    }
+                    Some(r) if self.is_holder(&port) && r.kind == kind => {}
+                    Some(_) => return Err(conflict()),
+                }
+            }
+            // RELEASE
+            0x02 => {
+                if current != Some(key) {
+                    return Err(conflict());
+                }
+                if let Some(r) = self.reservation.clone()
+                    && self.is_holder(&port)
+                {
+                    if scope != 0 || r.kind != kind {
+                        return Err(Fail::Check(Sense::new(
+                            SenseKey::ILLEGAL_REQUEST,
+                            Asc::INVALID_RELEASE_OF_PERSISTENT_RESERVATION,
+                        )));
+                    }
+                    self.reservation = None;
+                    if registrants_only(r.kind) || all_registrants(r.kind) {
+                        let others: Vec<Port> = self
+                            .registrations
+                            .iter()
+                            .filter(|x| x.port != port)
+                            .map(|x| x.port.clone())
+                            .collect();
+                        effects.attentions.push((
+                            self.ids_of(&others),
+                            Sense::new(SenseKey::UNIT_ATTENTION, Asc::RESERVATIONS_RELEASED),
+                        ));
+                    }
+                }
+            }
+            // CLEAR
+            0x03 => {
+                if current != Some(key) {
+                    return Err(conflict());
+                }
+                let others: Vec<Port> = self
+                    .registrations
+                    .iter()
+                    .filter(|x| x.port != port)
+                    .map(|x| x.port.clone())
+                    .collect();
+                self.registrations.clear();
+                self.reservation = None;
+                self.generation = self.generation.wrapping_add(1);
+                effects.attentions.push((
+                    self.ids_of(&others),
+                    Sense::new(SenseKey::UNIT_ATTENTION, Asc::RESERVATIONS_PREEMPTED),
+                ));
+            }
+            // PREEMPT, PREEMPT AND ABORT
+            0x04 | 0x05 => {
+                if current != Some(key) {
+                    return Err(conflict());
+                }
+                let holder_key = self.reservation.as_ref().and_then(|r| {
+                    if all_registrants(r.kind) {
+                        Some(0)
+                    } else {
+                        self.key_of(&r.holder)
+                    }
+                });
+                let preempts_reservation = self.reservation.is_some() && holder_key == Some(sa_key);
+                if sa_key == 0 && !preempts_reservation {
+                    return Err(bad_param(8));
+                }
+                if preempts_reservation {
+                    check_scope_type(scope, kind)?;
+                }
+                let removed: Vec<Port> = self
+                    .registrations
+                    .iter()
+                    .filter(|r| {
+                        (r.key == sa_key || (sa_key == 0 && preempts_reservation)) && r.port != port
+                    })
+                    .map(|r| r.port.clone())
+                    .collect();
+                if removed.is_empty() && !preempts_reservation {
+                    return Err(conflict());
+                }
+                self.registrations.retain(|r| !removed.contains(&r.port));
+                if preempts_reservation {
+                    self.reservation = Some(Reservation { holder: port, kind });
+                }
+                self.generation = self.generation.wrapping_add(1);
+                effects.attentions.push((
+                    self.ids_of(&removed),
+                    Sense::new(SenseKey::UNIT_ATTENTION, Asc::REGISTRATIONS_PREEMPTED),
+                ));
+            }
+            _ => return Err(Fail::Check(Sense::invalid_cdb_field(1, Some(4)))),
+        }
+        Ok(effects)
+    }
+
+    /// Removes `port`'s registration, releasing a reservation it held.
+    fn unregister(&mut self, port: &Port, effects: &mut Effects) {
+        let was_holder = self.is_holder(port);
+        self.registrations.retain(|r| &r.port != port);
+        if let Some(r) = self.reservation.clone() {
+            let release = if all_registrants(r.kind) {
+                self.registrations.is_empty()
+            } else {
+                was_holder
+            };
+            if release {
+                self.reservation = None;
+                if registrants_only(r.kind) {
+                    let others: Vec<Port> =
+                        self.registrations.iter().map(|x| x.port.clone()).collect();
+                    effects.attentions.push((
+                        self.ids_of(&others),
+                        Sense::new(SenseKey::UNIT_ATTENTION, Asc::RESERVATIONS_RELEASED),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn check_scope_type(scope: u8, kind: u8) -> Result<(), Fail> {
+    if scope != 0 {
+        return Err(Fail::Check(Sense::invalid_cdb_field(2, Some(7))));
+    }
+    if !matches!(
+        kind,
+        WRITE_EXCLUSIVE
+            | EXCLUSIVE_ACCESS
+            | WRITE_EXCLUSIVE_RO
+            | EXCLUSIVE_ACCESS_RO
+            | WRITE_EXCLUSIVE_AR
+            | EXCLUSIVE_ACCESS_AR
+    ) {
+        return Err(Fail::Check(Sense::invalid_cdb_field(2, Some(3))));
+    }
+    Ok(())
+}
