@@ -2,5 +2,6 @@
 //! `login_initiator`: see fuzz/README.md.
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _reached_full_feature_phase = iscsi_login::fuzzing::login_initiator(std::hint::black_box(data));
+    let _reached_full_feature_phase =
+        iscsi_login::fuzzing::login_initiator(std::hint::black_box(data));
 });

@@ -7,7 +7,7 @@ use crate::fuzz;
 use crate::util::{self, Result, Steps};
 
 /// Crates that must not depend on tokio or async-trait (sans-IO cores).
-pub(crate) const CORE_CRATES: &[&str] = &["iscsi-pdu", "iscsi-login"];
+pub(crate) const CORE_CRATES: &[&str] = &["iscsi-pdu", "iscsi-login", "iscsi-scsi"];
 
 /// `cargo xtask ci`.
 pub(crate) fn main(args: &[String]) -> Result {
