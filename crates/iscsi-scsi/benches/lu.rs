@@ -20,7 +20,10 @@ fn benches(c: &mut Criterion) {
     let Ok(disk) = MemoryBackend::new(1 << 30, 512) else {
         return;
     };
-    let lu = LogicalUnit::new(Arc::new(disk), LuConfig::new("iqn.2026-11.rs.iscsi:bench", "B1"));
+    let lu = LogicalUnit::new(
+        Arc::new(disk),
+        LuConfig::new("iqn.2026-11.rs.iscsi:bench", "B1"),
+    );
     let nexus = Nexus::new(1, "iqn.2026-11.rs.iscsi:bench-client,i,0x800000000001", 1);
     for (name, bytes) in [("4 KiB", 4096usize), ("128 KiB", 131_072)] {
         let blocks = u16::try_from(bytes / 512).unwrap_or(8);

@@ -248,7 +248,9 @@ pub const MAX_UNMAP_BLOCKS: u32 = 1 << 22;
 /// MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT.
 pub const MAX_UNMAP_DESCRIPTORS: u32 = 256;
 /// MAXIMUM WRITE SAME LENGTH, blocks.
-pub const MAX_WRITE_SAME_BLOCKS: u64 = 1 << 22;
+/// MAXIMUM WRITE SAME LENGTH, blocks; a WRITE SAME "to the end of the
+/// medium" (NUMBER OF LOGICAL BLOCKS 0, WSNZ=0) longer than this is refused.
+pub const MAX_WRITE_SAME_BLOCKS: u64 = 1 << 16;
 
 /// A SCSI direct-access block device (SBC-3) over a [`BlockBackend`].
 ///
@@ -875,6 +877,46 @@ impl LogicalUnit {
         }
     }
 
+    /// `len` rounded down to whole blocks.
+    fn whole_blocks(&self, len: usize) -> usize {
+        let bs = self.block_size as usize;
+        len / bs * bs
+    }
+
+    /// Bytes of Data-Out the CDB asks for (transfer length in blocks, or a
+    /// parameter list length): what a transport should solicit, and what its
+    /// residual is counted against. Zero for commands without Data-Out.
+    #[must_use]
+    pub fn expected_data_out(&self, cdb: &[u8]) -> usize {
+        let f = Fields(cdb);
+        let bs = u64::from(self.block_size);
+        let blocks = |n: u64| usize::try_from(n.saturating_mul(bs)).unwrap_or(usize::MAX);
+        match f.u8(0) {
+            op::WRITE_6
+            | op::WRITE_10
+            | op::WRITE_12
+            | op::WRITE_16
+            | op::ORWRITE_16
+            | op::WRITE_AND_VERIFY_10
+            | op::WRITE_AND_VERIFY_12
+            | op::WRITE_AND_VERIFY_16 => blocks(u64::from(Self::rw_fields(cdb).1)),
+            op::WRITE_ATOMIC_16 => blocks(u64::from(f.u16(12))),
+            op::VERIFY_10 | op::VERIFY_12 | op::VERIFY_16 => match (f.u8(1) >> 1) & 0x03 {
+                1 => blocks(u64::from(Self::rw_fields(cdb).1)),
+                3 => blocks(1),
+                _ => 0,
+            },
+            op::WRITE_SAME_10 => blocks(1),
+            op::WRITE_SAME_16 if f.bit(1, 0x01) => 0,
+            op::WRITE_SAME_16 => blocks(1),
+            op::COMPARE_AND_WRITE => blocks(2 * u64::from(f.u8(13))),
+            op::UNMAP | op::MODE_SELECT_10 => usize::from(f.u16(7)),
+            op::MODE_SELECT_6 => usize::from(f.u8(4)),
+            op::PERSISTENT_RESERVE_OUT => usize::try_from(f.u32(5)).unwrap_or(usize::MAX),
+            _ => 0,
+        }
+    }
+
     fn bytes_of(&self, blocks: u64) -> Result<usize, Fail> {
         usize::try_from(blocks * u64::from(self.block_size)).map_err(|_| field(7, None))
     }
@@ -955,11 +997,13 @@ impl LogicalUnit {
         if blocks > MAX_TRANSFER_BLOCKS {
             return Err(field(7, None));
         }
-        let len = self.bytes_of(u64::from(blocks))?;
-        if req.data_out_len() < len {
-            return Err(illegal(Asc::PARAMETER_LIST_LENGTH_ERROR));
-        }
-        if blocks == 0 {
+        // When the transport delivered less than the CDB asks (an iSCSI
+        // expected length below it), only the whole blocks received are
+        // written; the transport reports the residual.
+        let len = self
+            .bytes_of(u64::from(blocks))?
+            .min(self.whole_blocks(req.data_out_len()));
+        if len == 0 {
             return Ok(Bytes::new());
         }
         let fua = f.u8(0) >> 5 != 0 && f.bit(1, 0x08);
@@ -987,11 +1031,10 @@ impl LogicalUnit {
         }
         self.check_range(lba, u64::from(blocks), protect)?;
         self.check_writable()?;
-        let len = self.bytes_of(u64::from(blocks))?;
-        if req.data_out_len() < len {
-            return Err(illegal(Asc::PARAMETER_LIST_LENGTH_ERROR));
-        }
-        if blocks == 0 {
+        let len = self
+            .bytes_of(u64::from(blocks))?
+            .min(self.whole_blocks(req.data_out_len()));
+        if len == 0 {
             return Ok(Bytes::new());
         }
         let _gate = self
@@ -1099,9 +1142,10 @@ impl LogicalUnit {
             (f.u64(2), u64::from(f.u32(10)))
         };
         match self.check_range(lba, blocks, 0) {
-            // Everything is "in cache" (RAM or the OS page cache): CONDITION
-            // MET, as SBC-3 §5.10 asks when the range fits the cache.
-            Ok(()) => Response::status(Status::CONDITION_MET),
+            // Nothing to do (RAM, or the OS page cache does read-ahead).
+            // GOOD rather than CONDITION MET: initiators (libiscsi's
+            // conformance suite among them) expect GOOD.
+            Ok(()) => Response::good(Bytes::new()),
             Err(Fail::Check(sense)) => Response::check(sense, format),
             Err(Fail::Conflict) => Response::status(Status::RESERVATION_CONFLICT),
         }
@@ -1219,13 +1263,15 @@ impl LogicalUnit {
         let blocks = f.u8(13);
         self.check_range(lba, u64::from(blocks), f.u8(1) >> 5)?;
         self.check_writable()?;
-        if blocks == 0 {
-            return Ok(Bytes::new());
-        }
         let len = self.bytes_of(u64::from(blocks))?;
         let data = req.data_out_bytes();
         if data.len() != 2 * len {
-            return Err(illegal(Asc::PARAMETER_LIST_LENGTH_ERROR));
+            // The Data-Out must be exactly the verify and write halves
+            // (SBC-3 §5.2); NUMBER OF LOGICAL BLOCKS 0 with data is wrong too.
+            return Err(field(13, None));
+        }
+        if blocks == 0 {
+            return Ok(Bytes::new());
         }
         let (verify, write) = data.split_at(len);
         let _gate = self

@@ -163,13 +163,13 @@ fn beyond_end_of_medium_and_protect_fields() {
     let r = u.run(&cdb10(0x28, 0x20, 0, 1), &[]);
     let s = assert_sense(&r, SenseKey::ILLEGAL_REQUEST, Asc::INVALID_FIELD_IN_CDB);
     assert_eq!(s.field.map(|f| (f.in_cdb, f.byte)), Some((true, 1)));
-    // A Data-Out shorter than the transfer length.
-    let r = u.run(&cdb10(0x2a, 0, 0, 2), &pattern(1, 0));
-    assert_sense(
-        &r,
-        SenseKey::ILLEGAL_REQUEST,
-        Asc::PARAMETER_LIST_LENGTH_ERROR,
-    );
+    // A Data-Out shorter than the transfer length (an iSCSI expected length
+    // below the CDB's): the whole blocks received are written, GOOD.
+    u.good(&cdb10(0x2a, 0, 20, 2), &pattern(1, 4));
+    assert_eq!(&u.good(&cdb10(0x28, 0, 20, 1), &[])[..], &pattern(1, 4)[..]);
+    assert!(u.good(&cdb10(0x28, 0, 21, 1), &[]).iter().all(|b| *b == 0));
+    assert_eq!(u.lu.expected_data_out(&cdb10(0x2a, 0, 20, 2)), 1024);
+    assert_eq!(u.lu.expected_data_out(&cdb10(0x28, 0, 20, 2)), 0);
 }
 
 #[test]
@@ -380,13 +380,12 @@ fn compare_and_write_is_atomic_and_reports_the_offset() {
     let s = assert_sense(&r, SenseKey::MISCOMPARE, Asc::MISCOMPARE_DURING_VERIFY);
     assert_eq!(s.information, Some(0));
     assert_eq!(&u.good(&cdb10(0x28, 0, 8, 1), &[])[..], &new[..]);
-    // Data-Out not twice the blocks.
+    // Data-Out not twice the blocks, or NUMBER OF LOGICAL BLOCKS 0 with data.
     let r = u.run(&caw, &new);
-    assert_sense(
-        &r,
-        SenseKey::ILLEGAL_REQUEST,
-        Asc::PARAMETER_LIST_LENGTH_ERROR,
-    );
+    assert_sense(&r, SenseKey::ILLEGAL_REQUEST, Asc::INVALID_FIELD_IN_CDB);
+    caw[13] = 0;
+    let r = u.run(&caw, &both);
+    assert_sense(&r, SenseKey::ILLEGAL_REQUEST, Asc::INVALID_FIELD_IN_CDB);
 
     // Concurrent COMPARE AND WRITE on one block: each swap happens exactly once.
     let lu = Arc::new(LogicalUnit::new(
@@ -478,7 +477,7 @@ fn write_same_unmap_and_until_end() {
                 .iter()
                 .all(|b| *b == 0)
         );
-        // 0 blocks: to the end of the medium.
+        // 0 blocks: to the end of the medium, up to MAXIMUM WRITE SAME LENGTH.
         u.good(&cdb16(0x93, 0, LAST - 7, 0), &block);
         assert!(
             u.good(&cdb10(0x28, 0, (LAST - 7) as u32, 8), &[])
@@ -494,6 +493,21 @@ fn write_same_unmap_and_until_end() {
             Asc::PARAMETER_LIST_LENGTH_ERROR,
         );
     }
+}
+
+#[test]
+fn write_same_to_the_end_is_limited() {
+    let u = unit_over(Arc::new(MemoryBackend::new(64 * MIB, 512).unwrap()), None);
+    let n = 64 * MIB / 512;
+    let max = iscsi_scsi::MAX_WRITE_SAME_BLOCKS;
+    let block = vec![1u8; 512];
+    let r = u.run(&cdb16(0x93, 0, 0, 0), &block);
+    assert_sense(&r, SenseKey::ILLEGAL_REQUEST, Asc::INVALID_FIELD_IN_CDB);
+    let r = u.run(&cdb16(0x93, 0, n - max - 1, 0), &block);
+    assert_sense(&r, SenseKey::ILLEGAL_REQUEST, Asc::INVALID_FIELD_IN_CDB);
+    u.good(&cdb16(0x93, 0, n - max, 0), &block);
+    let r = u.run(&cdb16(0x93, 0, n + 1, 0), &block);
+    assert_sense(&r, SenseKey::ILLEGAL_REQUEST, Asc::LBA_OUT_OF_RANGE);
 }
 
 fn unmap_list(ranges: &[(u64, u32)]) -> Vec<u8> {
@@ -544,14 +558,8 @@ fn sync_cache_prefetch_defects_start_stop_prevent() {
     u.good(&cdb16(0x91, 0, 0, 100), &[]);
     let r = u.run(&cdb16(0x91, 0, LAST + 1, 1), &[]);
     assert_sense(&r, SenseKey::ILLEGAL_REQUEST, Asc::LBA_OUT_OF_RANGE);
-    assert_eq!(
-        u.run(&cdb10(0x34, 0, 0, 8), &[]).status,
-        Status::CONDITION_MET
-    );
-    assert_eq!(
-        u.run(&cdb16(0x90, 0, 0, 8), &[]).status,
-        Status::CONDITION_MET
-    );
+    u.good(&cdb10(0x34, 0, 0, 8), &[]);
+    u.good(&cdb16(0x90, 0x02, 0, 8), &[]);
     let r = u.run(&cdb16(0x90, 0, LAST, 8), &[]);
     assert_sense(&r, SenseKey::ILLEGAL_REQUEST, Asc::LBA_OUT_OF_RANGE);
     assert_eq!(
