@@ -11,6 +11,8 @@
 //! - Backends: [`MemoryBackend`] (sparse RAM) and [`FileBackend`] (file or
 //!   block device, hole punching, fdatasync).
 //! - [`Sense`] data in fixed and descriptor format, with T10 names.
+//! - [`initiator`]: the initiator half — CDB builders and parsers of
+//!   INQUIRY, VPD pages, READ CAPACITY, REPORT LUNS, MODE SENSE and more.
 //!
 //! It does no networking and keeps no clock. Commands are executed
 //! synchronously with `&self`; a runtime may run many at once.
@@ -46,8 +48,10 @@
     )
 )]
 
+mod asc_text;
 mod backend;
 pub mod cdb;
+pub mod initiator;
 mod lu;
 mod mode;
 mod pr;

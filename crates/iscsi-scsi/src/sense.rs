@@ -269,10 +269,15 @@ impl Asc {
         (self.0 & 0xff) as u8
     }
 
-    /// The T10 description, when the table knows the code.
+    /// The T10 description, when the table knows the code (the common
+    /// ASC/ASCQ assignments of T10's asc-num.txt).
     #[must_use]
     pub fn description(self) -> Option<&'static str> {
-        ASC_TEXT.iter().find(|(c, _)| *c == self.0).map(|(_, t)| *t)
+        ASC_TEXT
+            .iter()
+            .find(|(c, _)| *c == self.0)
+            .map(|(_, t)| *t)
+            .or_else(|| crate::asc_text::describe(self.0))
     }
 }
 

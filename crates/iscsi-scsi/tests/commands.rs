@@ -880,3 +880,60 @@ fn file_backed_unit_survives_reopen() {
     assert_eq!(r.status, Status::GOOD);
     assert!(r.data == data, "data read back differs");
 }
+
+/// The initiator-side parsers read what the unit returns (both halves of
+/// the crate agree on every format).
+#[test]
+fn initiator_parsers_read_the_units_answers() {
+    use iscsi_scsi::initiator::{
+        BlockLimits, Cdb, DeviceIdentification, LogicalBlockProvisioning, ModeParameters,
+        PageControl, ReadCapacity16, ReportingOptions, StandardInquiry, SupportedOperationCodes,
+        SupportedVpdPages,
+    };
+    let (_, u) = units().remove(0);
+    let std = StandardInquiry::parse(&u.good(Cdb::inquiry(false, 0, 255).as_slice(), &[])).unwrap();
+    assert_eq!(std.vendor, "RSISCSI");
+    assert!(std.version_descriptors.contains(&0x04c0));
+    let pages =
+        SupportedVpdPages::parse(&u.good(Cdb::inquiry(true, 0, 255).as_slice(), &[])).unwrap();
+    assert_eq!(pages.pages.len(), 7);
+    let id = DeviceIdentification::parse(&u.good(Cdb::inquiry(true, 0x83, 255).as_slice(), &[]))
+        .unwrap();
+    assert!(
+        id.designators
+            .iter()
+            .any(|d| d.to_string().starts_with("naa.6")),
+        "{id:?}"
+    );
+    let bl = BlockLimits::parse(&u.good(Cdb::inquiry(true, 0xb0, 255).as_slice(), &[])).unwrap();
+    assert_eq!(bl.max_transfer_length, iscsi_scsi::MAX_TRANSFER_BLOCKS);
+    let lbp =
+        LogicalBlockProvisioning::parse(&u.good(Cdb::inquiry(true, 0xb2, 255).as_slice(), &[]))
+            .unwrap();
+    assert!(lbp.lbpu && lbp.lbpws && lbp.lbpws10);
+    let rc = ReadCapacity16::parse(&u.good(Cdb::read_capacity16(32).as_slice(), &[])).unwrap();
+    assert_eq!(rc.block_count(), LAST + 1);
+    assert!(rc.lbpme && rc.lbprz);
+    let ms = ModeParameters::parse6(
+        &u.good(
+            Cdb::mode_sense6(false, PageControl::Current, 0x3f, 0, 255)
+                .unwrap()
+                .as_slice(),
+            &[],
+        ),
+    )
+    .unwrap();
+    assert!(ms.dpofua() && !ms.write_protected());
+    assert!(ms.caching().is_some_and(|c| c.wce));
+    assert!(ms.control().is_some_and(|c| !c.d_sense));
+    let ops = SupportedOperationCodes::parse(
+        &u.good(
+            Cdb::report_supported_operation_codes(ReportingOptions::AllCommands, true, 0, 0, 65535)
+                .as_slice(),
+            &[],
+        ),
+    )
+    .unwrap();
+    assert!(ops.supports(0x89, None));
+    assert!(ops.supports(0x9e, Some(0x10)));
+}
