@@ -105,6 +105,11 @@ pub trait TargetPolicy {
         true
     }
 
+    /// True when the connection limit is reached (0x0206 too many connections).
+    fn connection_limit_reached(&self) -> bool {
+        false
+    }
+
     /// The target named by TargetName (0x0203 / 0x0204 / redirection).
     fn target(&self, name: &str) -> TargetLookup;
 
@@ -513,6 +518,12 @@ impl TargetLogin {
             return Err(LoginError::refused(
                 LoginStatus::SERVICE_UNAVAILABLE,
                 "the target is not accepting logins",
+            ));
+        }
+        if policy.connection_limit_reached() {
+            return Err(LoginError::refused(
+                LoginStatus::TOO_MANY_CONNECTIONS,
+                "the target's connection limit is reached",
             ));
         }
         match session_type {

@@ -35,6 +35,7 @@ struct Policy {
     targets: HashMap<String, TargetLookup>,
     allowed: Option<Vec<String>>,
     accepting: bool,
+    full: bool,
     tsih: Option<u16>,
     sessions: Vec<Tsih>,
     discovery: AuthConfig,
@@ -55,6 +56,7 @@ impl Policy {
             targets,
             allowed: None,
             accepting: true,
+            full: false,
             tsih: Some(0x1234),
             sessions: Vec::new(),
             discovery: AuthConfig::none(),
@@ -66,6 +68,9 @@ impl Policy {
 impl TargetPolicy for Policy {
     fn accepting_logins(&self) -> bool {
         self.accepting
+    }
+    fn connection_limit_reached(&self) -> bool {
+        self.full
     }
     fn target(&self, name: &str) -> TargetLookup {
         self.targets
@@ -849,6 +854,14 @@ fn status_020b_non_login_pdu_and_illegal_stage() {
     let _ = t.poll_transmit();
     assert!(t.handle_pdu(&request(1, 3, true, &[]), &policy).is_err());
     assert_status(&mut t, LoginStatus::INVALID_DURING_LOGIN);
+}
+
+#[test]
+fn status_0206_connection_limit() {
+    let mut pair = Pair::normal(InitiatorAuth::None, AuthConfig::none());
+    pair.policy.full = true;
+    pair.drive()
+        .assert_refused(LoginStatus::TOO_MANY_CONNECTIONS);
 }
 
 #[test]

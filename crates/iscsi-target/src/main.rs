@@ -1,0 +1,226 @@
+//! `iscsi-target`: serve block storage over iSCSI.
+//!
+//! With no arguments it serves the embedded default: target
+//! `iqn.2026-11.rs.iscsi:ram0`, one 1 GiB RAM LUN 0 on 127.0.0.1:3260.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use iscsi_login::{ChapCredentials, Secret};
+use iscsi_target::config::{Backing, Config, LunConfig, Portal, parse_size};
+use iscsi_target::server::Server;
+
+/// Serve block storage over iSCSI (RFC 7143).
+#[derive(Parser, Debug)]
+#[command(name = "iscsi-target", version, about, long_about = None)]
+struct Args {
+    /// TOML configuration (see target.example.toml). Without it, the
+    /// embedded default: iqn.2026-11.rs.iscsi:ram0 with a 1 GiB RAM LUN.
+    #[arg(long, short = 'c', env = "ISCSI_TARGET_CONFIG")]
+    config: Option<PathBuf>,
+    /// Listen on this address:port (repeatable; replaces the configured portals).
+    #[arg(long, short = 'l')]
+    listen: Vec<SocketAddr>,
+    /// Target name for the LUNs given with --lun (default: the embedded
+    /// default's name).
+    #[arg(long)]
+    target_name: Option<String>,
+    /// A LUN of the first target: `memory`, `memory:SIZE` or `file:PATH`
+    /// (repeatable; numbered from 0; replaces the first target's LUNs).
+    #[arg(long)]
+    lun: Vec<String>,
+    /// Size of RAM LUNs and of new files given with --lun, e.g. 1G.
+    #[arg(long)]
+    size: Option<String>,
+    /// Logical block size of LUNs given with --lun: 512 or 4096.
+    #[arg(long, default_value_t = 512)]
+    block_size: u32,
+    /// Make LUNs given with --lun read-only.
+    #[arg(long)]
+    read_only: bool,
+    /// Require CHAP for the first target: USER:SECRET (the secret may also
+    /// come from ISCSI_CHAP_SECRET when given as USER: ).
+    #[arg(long, env = "ISCSI_TARGET_CHAP")]
+    chap: Option<String>,
+    /// Mutual CHAP credentials of the first target: USER:SECRET.
+    #[arg(long)]
+    mutual_chap: Option<String>,
+    /// Accept CHAP secrets shorter than 12 bytes.
+    #[arg(long)]
+    allow_short_secrets: bool,
+    /// Log filter (tracing EnvFilter syntax), e.g. info, debug, iscsi_target=trace.
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    log: String,
+}
+
+fn credentials(spec: &str, allow_short: bool, what: &str) -> Result<ChapCredentials, String> {
+    let (user, secret) = spec
+        .split_once(':')
+        .ok_or_else(|| format!("{what}: expected USER:SECRET"))?;
+    let secret = if secret.is_empty() {
+        std::env::var("ISCSI_CHAP_SECRET")
+            .map_err(|_| format!("{what}: no secret after ':' and ISCSI_CHAP_SECRET is not set"))?
+    } else {
+        secret.to_owned()
+    };
+    let secret = if allow_short {
+        Secret::new_allow_short(secret)
+    } else {
+        Secret::new(secret)
+    };
+    Ok(ChapCredentials::new(
+        user,
+        secret.map_err(|e| format!("{what}: {e}"))?,
+    ))
+}
+
+fn build_config(args: &Args) -> Result<Config, String> {
+    let mut config = match &args.config {
+        Some(path) => Config::load(path).map_err(|e| e.to_string())?,
+        None => Config::embedded_default(),
+    };
+    if !args.listen.is_empty() {
+        let group = config.portals.first().map_or(1, |p| p.group);
+        config.portals = args
+            .listen
+            .iter()
+            .map(|a| {
+                let mut p = Config::embedded_default().portals.remove(0);
+                p.address = *a;
+                p.group = group;
+                p
+            })
+            .collect::<Vec<Portal>>();
+    }
+    let size = args
+        .size
+        .as_deref()
+        .map(parse_size)
+        .transpose()
+        .map_err(|e| format!("--size: {e}"))?;
+    let Some(first) = config.targets.first_mut() else {
+        return Err("no target configured".to_owned());
+    };
+    if let Some(name) = &args.target_name {
+        first.name.clone_from(name);
+    }
+    if !args.lun.is_empty() {
+        first.luns.clear();
+        for (i, spec) in args.lun.iter().enumerate() {
+            let (kind, rest) = spec.split_once(':').unwrap_or((spec.as_str(), ""));
+            let (backing, lun_size) = match kind {
+                "memory" => {
+                    let s = if rest.is_empty() {
+                        size.unwrap_or(iscsi_target::config::DEFAULT_SIZE)
+                    } else {
+                        parse_size(rest).map_err(|e| format!("--lun {spec}: {e}"))?
+                    };
+                    (Backing::Memory, Some(s))
+                }
+                "file" if !rest.is_empty() => (Backing::File(PathBuf::from(rest)), size),
+                _ => {
+                    return Err(format!(
+                        "--lun {spec}: expected memory, memory:SIZE or file:PATH"
+                    ));
+                }
+            };
+            let mut lun =
+                LunConfig::memory(u16::try_from(i).unwrap_or(u16::MAX), lun_size.unwrap_or(0));
+            lun.backing = backing;
+            lun.size = lun_size;
+            lun.block_size = args.block_size;
+            lun.read_only = args.read_only;
+            first.luns.push(lun);
+        }
+    } else if let Some(s) = size {
+        for l in &mut first.luns {
+            if l.backing == Backing::Memory {
+                l.size = Some(s);
+            }
+        }
+    }
+    if let Some(spec) = &args.chap {
+        first.chap = Some(credentials(spec, args.allow_short_secrets, "--chap")?);
+    }
+    if let Some(spec) = &args.mutual_chap {
+        first.mutual_chap = Some(credentials(
+            spec,
+            args.allow_short_secrets,
+            "--mutual-chap",
+        )?);
+    }
+    Ok(config)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match build_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("iscsi-target: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("iscsi-target: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let server = match Server::start(config.clone()).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("iscsi-target: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        for t in &config.targets {
+            for addr in server.addresses() {
+                let host = match addr {
+                    SocketAddr::V4(a) if a.port() == 3260 => a.ip().to_string(),
+                    SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
+                    SocketAddr::V6(a) if a.port() == 3260 => format!("[{}]", a.ip()),
+                    SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+                };
+                let lun = t.luns.first().map_or(0, |l| l.id);
+                eprintln!("iscsi-target: serving iscsi://{host}/{}/{lun}", t.name);
+            }
+        }
+        wait_for_signal().await;
+        eprintln!("iscsi-target: shutting down (sessions are asked to log out)");
+        match server.shutdown().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("iscsi-target: flushing backends failed: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
