@@ -53,7 +53,7 @@ pub fn scsi_cdb(data: &[u8]) {
             }
             _ => assert!(response.sense.is_none(), "{response:?}"),
         }
-        assert!(response.data.len() <= crate::MAX_TRANSFER_BLOCKS as usize * 512);
+        assert!(response.data.len() <= crate::MAX_TRANSFER_BYTES);
     }
 }
 

@@ -64,8 +64,8 @@ pub mod fuzzing;
 
 pub use backend::{BackendError, BlockBackend, FileBackend, MemoryBackend};
 pub use lu::{
-    LogicalUnit, LuConfig, MAX_COMPARE_AND_WRITE_BLOCKS, MAX_TRANSFER_BLOCKS, MAX_UNMAP_BLOCKS,
-    MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BLOCKS, Nexus, Request, ResetKind, Response,
-    lun_not_supported, report_luns,
+    LogicalUnit, LuConfig, MAX_COMPARE_AND_WRITE_BLOCKS, MAX_TRANSFER_BLOCKS, MAX_TRANSFER_BYTES,
+    MAX_UNMAP_BLOCKS, MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BLOCKS, Nexus, Request, ResetKind,
+    Response, lun_not_supported, report_luns,
 };
 pub use sense::{Asc, FieldPointer, Sense, SenseFormat, SenseKey, Status};

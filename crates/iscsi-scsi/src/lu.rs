@@ -171,6 +171,10 @@ pub struct Request<'a> {
     pub cdb: &'a [u8],
     /// The Data-Out payload as it arrived, in order.
     pub data_out: &'a [Bytes],
+    /// The Data-Out length the initiator announced (iSCSI Expected Data
+    /// Transfer Length), when it may differ from what `data_out` holds
+    /// (the transport delivers only what the CDB uses).
+    pub announced_data_out: Option<usize>,
 }
 
 impl<'a> Request<'a> {
@@ -181,7 +185,15 @@ impl<'a> Request<'a> {
             nexus,
             cdb,
             data_out,
+            announced_data_out: None,
         }
+    }
+
+    /// This request with the Data-Out length the initiator announced.
+    #[must_use]
+    pub const fn with_announced_data_out(mut self, bytes: usize) -> Self {
+        self.announced_data_out = Some(bytes);
+        self
     }
 
     fn data_out_len(&self) -> usize {
@@ -238,13 +250,16 @@ struct ModeState {
     swp: bool,
 }
 
-/// Largest transfer one command may ask for, blocks (VPD 0xB0 MAXIMUM
-/// TRANSFER LENGTH): 8 MiB of 512-byte blocks.
+/// The transfer length a unit advertises as its maximum, blocks (VPD 0xB0
+/// MAXIMUM TRANSFER LENGTH): 8 MiB of 512-byte blocks.
 pub const MAX_TRANSFER_BLOCKS: u32 = 16384;
+/// The largest transfer actually accepted, bytes (256 MiB): initiators
+/// that do not read the Block Limits page still get service.
+pub const MAX_TRANSFER_BYTES: usize = 256 << 20;
 /// MAXIMUM COMPARE AND WRITE LENGTH, blocks.
 pub const MAX_COMPARE_AND_WRITE_BLOCKS: u8 = 255;
 /// MAXIMUM UNMAP LBA COUNT.
-pub const MAX_UNMAP_BLOCKS: u32 = 1 << 22;
+pub const MAX_UNMAP_BLOCKS: u32 = 1 << 20;
 /// MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT.
 pub const MAX_UNMAP_DESCRIPTORS: u32 = 256;
 /// MAXIMUM WRITE SAME LENGTH, blocks.
@@ -422,8 +437,9 @@ impl LogicalUnit {
     }
 
     /// A reset: SPC-2 reservations and PREVENT ALLOW state are cleared and
-    /// every nexus gets a unit attention.
-    pub fn reset(&self, kind: ResetKind) {
+    /// every nexus but the one that asked for the reset (`by`) gets a unit
+    /// attention (SAM-5 §6.3).
+    pub fn reset(&self, kind: ResetKind, by: Option<u64>) {
         lock(&self.prevent).clear();
         {
             let mut r = lock(&self.reservations);
@@ -434,10 +450,12 @@ impl LogicalUnit {
             self.any_reservation.store(r.active(), Ordering::Release);
         }
         let asc = match kind {
-            ResetKind::LogicalUnit | ResetKind::TargetWarm => Asc::BUS_DEVICE_RESET_OCCURRED,
+            // The generic code: initiators (libiscsi among them) treat it as
+            // the expected attention after any reset.
+            ResetKind::LogicalUnit | ResetKind::TargetWarm => Asc::POWER_ON_RESET,
             ResetKind::TargetCold => Asc::POWER_ON_OCCURRED,
         };
-        self.queue_attention_all(None, Sense::new(SenseKey::UNIT_ATTENTION, asc));
+        self.queue_attention_all(by, Sense::new(SenseKey::UNIT_ATTENTION, asc));
     }
 
     /// The target's LUN inventory changed: REPORTED LUNS DATA HAS CHANGED
@@ -934,7 +952,7 @@ impl LogicalUnit {
     fn read(&self, req: &Request<'_>) -> Outcome {
         let (lba, blocks, protect) = Self::rw_fields(req.cdb);
         self.check_range(lba, u64::from(blocks), protect)?;
-        if blocks > MAX_TRANSFER_BLOCKS {
+        if u64::from(blocks) * u64::from(self.block_size) > MAX_TRANSFER_BYTES as u64 {
             return Err(field(7, None));
         }
         if blocks == 0 {
@@ -994,7 +1012,7 @@ impl LogicalUnit {
         let blocks = if atomic { u32::from(f.u16(12)) } else { blocks };
         self.check_range(lba, u64::from(blocks), protect)?;
         self.check_writable()?;
-        if blocks > MAX_TRANSFER_BLOCKS {
+        if u64::from(blocks) * u64::from(self.block_size) > MAX_TRANSFER_BYTES as u64 {
             return Err(field(7, None));
         }
         // When the transport delivered less than the CDB asks (an iSCSI
@@ -1192,8 +1210,10 @@ impl LogicalUnit {
             .write_gate
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // UNMAP=1 on a thin unit deallocates whatever the data (SBC-3
+        // §5.44: LBPRZ=1 then reads zeros); without it zeros still may.
         let zero = block.iter().all(|b| *b == 0);
-        let result = if unmap && zero && self.backend.thin() {
+        let result = if (unmap || zero) && self.backend.thin() {
             self.backend
                 .unmap(offset, blocks * u64::from(self.block_size))
         } else {
@@ -1265,7 +1285,8 @@ impl LogicalUnit {
         self.check_writable()?;
         let len = self.bytes_of(u64::from(blocks))?;
         let data = req.data_out_bytes();
-        if data.len() != 2 * len {
+        let announced = req.announced_data_out.unwrap_or(data.len());
+        if data.len() != 2 * len || announced != 2 * len {
             // The Data-Out must be exactly the verify and write halves
             // (SBC-3 §5.2); NUMBER OF LOGICAL BLOCKS 0 with data is wrong too.
             return Err(field(13, None));

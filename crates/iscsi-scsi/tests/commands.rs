@@ -655,12 +655,12 @@ fn report_supported_operation_codes() {
 #[test]
 fn request_sense_reports_and_clears_attentions() {
     let (_, u) = units().remove(0);
-    u.lu.reset(ResetKind::LogicalUnit);
+    u.lu.reset(ResetKind::LogicalUnit, None);
     let d = u.good(&[0x03, 0, 0, 0, 252, 0], &[]);
     let s = Sense::parse(&d).unwrap();
     assert_eq!(
         (s.key, s.asc),
-        (SenseKey::UNIT_ATTENTION, Asc::BUS_DEVICE_RESET_OCCURRED)
+        (SenseKey::UNIT_ATTENTION, Asc::POWER_ON_RESET)
     );
     let d = u.good(&[0x03, 0x01, 0, 0, 252, 0], &[]);
     assert_eq!(d[0], 0x72);
@@ -711,9 +711,9 @@ fn spc2_reservations() {
     );
     // A reset releases it too.
     u.good(&[0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0], &[]);
-    u.lu.reset(ResetKind::TargetWarm);
+    u.lu.reset(ResetKind::TargetWarm, Some(u.a.id));
     let r = u.run_as(&u.b, &cdb10(0x28, 0, 0, 1), &[]);
-    assert_sense(&r, SenseKey::UNIT_ATTENTION, Asc::BUS_DEVICE_RESET_OCCURRED);
+    assert_sense(&r, SenseKey::UNIT_ATTENTION, Asc::POWER_ON_RESET);
     assert_eq!(
         u.run_as(&u.b, &cdb10(0x28, 0, 0, 1), &[]).status,
         Status::GOOD

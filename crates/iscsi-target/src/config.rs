@@ -402,7 +402,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .trim()
         .parse()
         .map_err(|_| format!("{text:?} is not a size (use e.g. 512M, 1G, 2T or bytes)"))?;
-    if !(value > 0.0) || !value.is_finite() {
+    if value.is_nan() || value <= 0.0 || !value.is_finite() {
         return Err(format!("{text:?} must be a positive size"));
     }
     Ok((value * factor as f64) as u64)

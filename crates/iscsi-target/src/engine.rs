@@ -83,8 +83,10 @@ pub struct ScsiTask {
     /// The CDB, extended CDB bytes included.
     pub cdb: Bytes,
     /// The Data-Out payload as it arrived (zero-copy slices of the receive
-    /// buffer), at most the expected transfer length.
+    /// buffer), at most what the CDB uses.
     pub data_out: Vec<Bytes>,
+    /// The Expected Data Transfer Length of a write (W bit), bytes.
+    pub announced_data_out: Option<usize>,
 }
 
 /// What the runtime must do.
@@ -526,6 +528,7 @@ impl Engine {
                 lun: task.lun,
                 cdb: task.cdb.clone(),
                 data_out: std::mem::take(&mut task.data),
+                announced_data_out: task.write.then_some(task.edtl as usize),
             });
             self.events.push_back(event);
             return;
@@ -601,16 +604,21 @@ impl Engine {
         } else {
             match task.r2ts.iter().position(|r| r.ttt == h.ttt) {
                 Some(i) => {
-                    let r = task.r2ts[i];
-                    let expected_offset = r.offset + r.received;
-                    let fits = h.data_sn == r.data_sn
-                        && h.buffer_offset == expected_offset
-                        && r.received + len <= r.length;
+                    let mut done = false;
+                    let fits = task.r2ts.get_mut(i).is_some_and(|r| {
+                        let fits = h.data_sn == r.data_sn
+                            && h.buffer_offset == r.offset + r.received
+                            && r.received + len <= r.length;
+                        if fits {
+                            r.data_sn = r.data_sn.next();
+                            r.received += len;
+                            done = r.received == r.length || h.final_bit;
+                        }
+                        fits
+                    });
                     if fits {
-                        task.r2ts[i].data_sn = r.data_sn.next();
-                        task.r2ts[i].received += len;
                         task.receive(h.buffer_offset, data);
-                        if task.r2ts[i].received == r.length || h.final_bit {
+                        if done {
                             task.r2ts.remove(i);
                         }
                     }
@@ -700,7 +708,7 @@ impl Engine {
             let end = offset + n;
             let last = end == total;
             // A Data-In sequence ends at each MaxBurstLength boundary.
-            let burst_end = last || end % max_burst.max(1) == 0;
+            let burst_end = last || end.is_multiple_of(max_burst.max(1));
             let with_status = last && collapse;
             let pdu = DataIn {
                 final_bit: burst_end,

@@ -496,7 +496,7 @@ async fn writer(
 
 async fn write_all_vectored(
     socket: &mut tokio::net::tcp::OwnedWriteHalf,
-    parts: &mut Vec<Bytes>,
+    parts: &mut [Bytes],
 ) -> io::Result<()> {
     let mut first = 0;
     while first < parts.len() {
@@ -691,17 +691,15 @@ async fn full_feature(
         }
     }
     let limits = &inner.config.limits;
-    let engine_config = {
-        let mut c = EngineConfig::default();
-        c.queue_depth = limits.queue_depth;
-        c.nop_in_interval_ms = limits.nop_in_interval_ms;
-        c.nop_in_timeout_ms = limits.nop_in_timeout_ms;
-        c.send_targets = inner
+    let engine_config = EngineConfig {
+        queue_depth: limits.queue_depth,
+        nop_in_interval_ms: limits.nop_in_interval_ms,
+        nop_in_timeout_ms: limits.nop_in_timeout_ms,
+        send_targets: inner
             .send_targets
             .lock()
             .map(|s| s.clone())
-            .unwrap_or_default();
-        c
+            .unwrap_or_default(),
     };
     let mut engine = Engine::new(params.clone(), engine_config, inner.now_ms());
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Itt, Response)>();
@@ -819,7 +817,7 @@ fn run_events(
         match event {
             Event::Execute(task) => execute(engine, target, nexus, task, done),
             Event::TaskManagement { itt, function, lun } => {
-                let response = task_management(inner, target, function, lun);
+                let response = task_management(inner, target, nexus, function, lun);
                 engine.complete_task_management(itt, response);
             }
             Event::Logout => {}
@@ -848,24 +846,32 @@ fn execute(
         return;
     };
     if unit.inline {
-        let response = unit
-            .lu
-            .execute(&Request::new(nexus, &task.cdb, &task.data_out));
+        let response = unit.lu.execute(&request(nexus, &task));
         engine.complete(task.itt, &response);
     } else {
         let lu = unit.lu.clone();
         let nexus = nexus.clone();
         let done = done.clone();
         tokio::task::spawn_blocking(move || {
-            let response = lu.execute(&Request::new(&nexus, &task.cdb, &task.data_out));
+            let response = lu.execute(&request(&nexus, &task));
             let _ = done.send((task.itt, response));
         });
+    }
+}
+
+/// The SCSI request of a task, with the Data-Out length the initiator announced.
+fn request<'a>(nexus: &'a Nexus, task: &'a ScsiTask) -> Request<'a> {
+    let r = Request::new(nexus, &task.cdb, &task.data_out);
+    match task.announced_data_out {
+        Some(n) => r.with_announced_data_out(n),
+        None => r,
     }
 }
 
 fn task_management(
     inner: &Arc<Inner>,
     target: Option<&Arc<TargetState>>,
+    nexus: &Nexus,
     function: TmfFunction,
     lun: Lun,
 ) -> TmfResponseCode {
@@ -875,7 +881,7 @@ fn task_management(
     match function {
         TmfFunction::LOGICAL_UNIT_RESET => match lun.index().and_then(|i| target.luns.get(&i)) {
             Some(unit) => {
-                unit.lu.reset(ResetKind::LogicalUnit);
+                unit.lu.reset(ResetKind::LogicalUnit, Some(nexus.id));
                 TmfResponseCode::FUNCTION_COMPLETE
             }
             None => TmfResponseCode::LUN_DOES_NOT_EXIST,
@@ -887,7 +893,7 @@ fn task_management(
                 ResetKind::TargetWarm
             };
             for unit in target.luns.values() {
-                unit.lu.reset(kind);
+                unit.lu.reset(kind, Some(nexus.id));
             }
             if kind == ResetKind::TargetCold {
                 // A cold reset ends every session of the target (SAM-5 §6.3.4)
