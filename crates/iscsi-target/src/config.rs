@@ -781,11 +781,11 @@ mod tests {
         let e = Config::parse(text, "t.toml").unwrap_err();
         assert_eq!(
             (e.file.as_str(), e.line, e.key.as_str()),
-            ("t.toml", 4, "target[0].lun[0].size")
+            ("t.toml", 6, "target[0].lun[0].size")
         );
         assert_eq!(
             e.to_string(),
-            "t.toml:4: target[0].lun[0].size: \"12Q\" is not a size (use e.g. 512M, 1G, 2T or bytes)"
+            "t.toml:6: target[0].lun[0].size: \"12Q\" is not a size (use e.g. 512M, 1G, 2T or bytes)"
         );
         let e = Config::parse("[limits]\nmax_burst_length = 12\n", "t.toml").unwrap_err();
         assert_eq!((e.line, e.key.as_str()), (2, "limits.max_burst_length"));
