@@ -158,6 +158,62 @@ impl Default for OperationalConfig {
 }
 
 impl OperationalConfig {
+    /// With HeaderDigest `policy`.
+    #[must_use]
+    pub const fn with_header_digest(mut self, policy: DigestPolicy) -> Self {
+        self.header_digest = policy;
+        self
+    }
+
+    /// With DataDigest `policy`.
+    #[must_use]
+    pub const fn with_data_digest(mut self, policy: DigestPolicy) -> Self {
+        self.data_digest = policy;
+        self
+    }
+
+    /// With InitialR2T.
+    #[must_use]
+    pub const fn with_initial_r2t(mut self, on: bool) -> Self {
+        self.initial_r2t = on;
+        self
+    }
+
+    /// With ImmediateData.
+    #[must_use]
+    pub const fn with_immediate_data(mut self, on: bool) -> Self {
+        self.immediate_data = on;
+        self
+    }
+
+    /// With MaxRecvDataSegmentLength, bytes.
+    #[must_use]
+    pub const fn with_max_recv_data_segment_length(mut self, bytes: u32) -> Self {
+        self.max_recv_data_segment_length = bytes;
+        self
+    }
+
+    /// With MaxBurstLength, bytes.
+    #[must_use]
+    pub const fn with_max_burst_length(mut self, bytes: u32) -> Self {
+        self.max_burst_length = bytes;
+        self
+    }
+
+    /// With FirstBurstLength, bytes.
+    #[must_use]
+    pub const fn with_first_burst_length(mut self, bytes: u32) -> Self {
+        self.first_burst_length = bytes;
+        self
+    }
+
+    /// With MaxOutstandingR2T.
+    #[must_use]
+    pub const fn with_max_outstanding_r2t(mut self, n: u16) -> Self {
+        self.max_outstanding_r2t = n;
+        self
+    }
+
     /// The value this side wants for a negotiable or declarative key, as
     /// key text; `None` for keys it has no preference on.
     pub(crate) fn value_of(&self, key: &str) -> Option<String> {

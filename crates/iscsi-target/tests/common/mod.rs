@@ -1,6 +1,10 @@
 //! A blocking test client speaking raw PDUs to an in-process target.
 
-#![allow(dead_code, unreachable_pub, reason = "each test file uses a different part")]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test file uses a different part"
+)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -63,7 +67,9 @@ impl TestTarget {
     }
 
     /// Starts a graceful shutdown on the runtime; returns a handle to its result.
-    pub(crate) fn shutdown_in_background(&mut self) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    pub(crate) fn shutdown_in_background(
+        &mut self,
+    ) -> tokio::task::JoinHandle<std::io::Result<()>> {
         let server = self.server.take().unwrap();
         self.rt.spawn(server.shutdown())
     }
