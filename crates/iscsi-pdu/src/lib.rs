@@ -93,7 +93,9 @@ pub use ids::{
     Cid, CmdSn, DataSn, ExpCmdSn, ExpStatSn, Isid, Itt, Lun, MaxCmdSn, R2tSn, StatSn, Tsih, Ttt,
     serial_cmp,
 };
-pub use pdu::{Ahs, MAX_AHS_LENGTH, MAX_DATA_SEGMENT_LENGTH, Pdu, PduBuf, PduBytes, PduRef};
+pub use pdu::{
+    Ahs, MAX_AHS_LENGTH, MAX_DATA_SEGMENT_LENGTH, Pdu, PduBuf, PduBytes, PduRef, encode_vectored,
+};
 
 /// The iSCSI version RFC 7143 defines (Version-max / Version-min 0x00).
 pub const ISCSI_VERSION: u8 = 0x00;

@@ -465,28 +465,9 @@ async fn writer(
             batch.extend(more);
             digests = d;
         }
-        head.clear();
-        let mut ranges = Vec::with_capacity(batch.len());
-        for pdu in &batch {
-            let start = head.len();
-            if pdu.encode_header(digests, &mut head).is_err() {
-                continue;
-            }
-            let mid = head.len();
-            pdu.encode_trailer(digests, &mut head);
-            ranges.push((start..mid, mid..head.len()));
-        }
-        let head = head.split().freeze();
-        let mut parts: Vec<Bytes> = Vec::with_capacity(batch.len() * 3);
-        for (pdu, (h, t)) in batch.iter().zip(ranges) {
-            parts.push(head.slice(h));
-            if !pdu.data.is_empty() {
-                parts.push(pdu.data.clone());
-            }
-            if !t.is_empty() {
-                parts.push(head.slice(t));
-            }
-        }
+        let Ok(mut parts) = iscsi_pdu::encode_vectored(&batch, digests, &mut head) else {
+            return;
+        };
         if write_all_vectored(&mut socket, &mut parts).await.is_err() {
             return;
         }

@@ -1,0 +1,972 @@
+//! The tokio client: connect, log in, run SCSI commands with many in flight,
+//! discover targets, log out.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use iscsi_login::{
+    ChapCredentials, InitiatorAuth, InitiatorLogin, InitiatorLoginConfig, LoginError, LoginEvent,
+    OperationalConfig, SessionParams, SessionType,
+};
+use iscsi_pdu::text::TextPairs;
+use iscsi_pdu::{
+    Bhs, Decoded, Digests, FrameLimits, Framer, Isid, Itt, LoginResponse, LoginStatus, Lun, PduBuf,
+    TmfFunction, TmfResponseCode,
+};
+use iscsi_scsi::initiator::{Cdb, ReadCapacity10, ReadCapacity16, ReportLuns, StandardInquiry};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::session::{Command, Event, ScsiResult, SessionEngine, TaskError, send_targets};
+use crate::url::{IscsiUrl, Portal};
+
+/// The default initiator name of this tool.
+pub const DEFAULT_INITIATOR: &str = "iqn.2026-11.rs.iscsi:initiator";
+
+/// A client error; each variant maps to a distinct exit code of the tool.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The portal could not be resolved or reached.
+    #[error("cannot connect to {portal}: {source}")]
+    Unreachable {
+        /// The portal.
+        portal: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The peer does not speak iSCSI.
+    #[error("not an iSCSI target: {0}")]
+    NotIscsi(String),
+    /// The target refused the login (status and its explanation).
+    #[error("login refused: {status}{}", if reason.is_empty() { String::new() } else { format!(" ({reason})") })]
+    LoginRefused {
+        /// The Login Response status.
+        status: LoginStatus,
+        /// More, e.g. a TargetAddress for a redirection.
+        reason: String,
+    },
+    /// The login failed on our side (negotiation, authentication, protocol).
+    #[error("login failed: {0}")]
+    Login(LoginError),
+    /// The target rejected a PDU.
+    #[error("target rejected PDU: {0}")]
+    Rejected(iscsi_pdu::RejectReason),
+    /// A task failed without a SCSI status.
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    /// A command ended with a SCSI status other than GOOD.
+    #[error("SCSI command failed: {status:?}{}", sense.map(|s| format!(": {s}")).unwrap_or_default())]
+    Scsi {
+        /// The status.
+        status: iscsi_pdu::ScsiStatus,
+        /// Its sense data, parsed.
+        sense: Option<iscsi_scsi::Sense>,
+    },
+    /// Data from the target did not parse.
+    #[error("bad data from the target: {0}")]
+    BadData(String),
+    /// No answer in time.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The connection closed.
+    #[error("connection closed: {0}")]
+    Closed(String),
+    /// An I/O error.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl Error {
+    /// The login status, for a refused login.
+    #[must_use]
+    pub fn login_status(&self) -> Option<LoginStatus> {
+        match self {
+            Self::LoginRefused { status, .. } => Some(*status),
+            Self::Login(e) => iscsi_login::refused_status(e),
+            _ => None,
+        }
+    }
+}
+
+/// How to log in.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct LoginOptions {
+    /// Where.
+    pub portal: Portal,
+    /// InitiatorName.
+    pub initiator_name: String,
+    /// TargetName; `None` for a Discovery session.
+    pub target: Option<String>,
+    /// Authentication.
+    pub auth: InitiatorAuth,
+    /// Operational proposals.
+    pub operational: OperationalConfig,
+    /// Time allowed to connect and log in.
+    pub timeout: Duration,
+}
+
+impl LoginOptions {
+    /// A Discovery session to `portal`.
+    #[must_use]
+    pub fn discovery(portal: Portal) -> Self {
+        Self {
+            portal,
+            initiator_name: DEFAULT_INITIATOR.to_owned(),
+            target: None,
+            auth: InitiatorAuth::None,
+            operational: OperationalConfig::default(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// A Normal session to `target` at `portal`.
+    #[must_use]
+    pub fn normal(portal: Portal, target: impl Into<String>) -> Self {
+        Self {
+            target: Some(target.into()),
+            ..Self::discovery(portal)
+        }
+    }
+
+    /// Options from a URL: portal, target, CHAP (`user%secret@`), mutual CHAP
+    /// (`?target_user=..&target_password=..`), digests (`?header_digest=crc32c`).
+    ///
+    /// # Errors
+    /// A secret that is empty or over 255 bytes.
+    pub fn from_url(url: &IscsiUrl) -> Result<Self, Error> {
+        let mut o = Self::normal(url.portal.clone(), url.target.clone());
+        if let (Some(user), Some(secret)) = (&url.user, &url.secret) {
+            let creds = credentials(user, secret)?;
+            o.auth = match (url.param("target_user"), url.param("target_password")) {
+                (Some(tu), Some(tp)) => InitiatorAuth::mutual_chap(creds, credentials(tu, tp)?)
+                    .map_err(|e| Error::Login(LoginError::ApiMisuse(secret_error(e))))?,
+                _ => InitiatorAuth::chap(creds),
+            };
+        }
+        if url
+            .param("header_digest")
+            .is_some_and(|v| v.eq_ignore_ascii_case("crc32c"))
+        {
+            o.operational.header_digest = iscsi_login::DigestPolicy::Require;
+        }
+        if url
+            .param("data_digest")
+            .is_some_and(|v| v.eq_ignore_ascii_case("crc32c"))
+        {
+            o.operational.data_digest = iscsi_login::DigestPolicy::Require;
+        }
+        Ok(o)
+    }
+
+    /// With another initiator name.
+    #[must_use]
+    pub fn with_initiator_name(mut self, name: impl Into<String>) -> Self {
+        self.initiator_name = name.into();
+        self
+    }
+
+    /// With authentication.
+    #[must_use]
+    pub fn with_auth(mut self, auth: InitiatorAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// With a login timeout.
+    #[must_use]
+    pub const fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// With operational proposals.
+    #[must_use]
+    pub fn with_operational(mut self, operational: OperationalConfig) -> Self {
+        self.operational = operational;
+        self
+    }
+}
+
+const fn secret_error(e: iscsi_login::SecretError) -> &'static str {
+    match e {
+        iscsi_login::SecretError::SameSecretBothWays => "mutual CHAP needs two different secrets",
+        _ => "invalid CHAP secret",
+    }
+}
+
+/// CHAP credentials from a user and a secret of any length (targets such as
+/// tgtd accept short ones; the login still refuses an empty one).
+///
+/// # Errors
+/// An empty or over-long secret.
+pub fn credentials(user: &str, secret: &str) -> Result<ChapCredentials, Error> {
+    let secret = iscsi_login::Secret::new_allow_short(secret.as_bytes().to_vec())
+        .map_err(|e| Error::Login(LoginError::ApiMisuse(secret_error(e))))?;
+    Ok(ChapCredentials::new(user, secret))
+}
+
+/// A fresh random-format ISID (RFC 7143 §11.12.5), never the same twice in
+/// practice: 24 random bits from the OS, and a counter as qualifier.
+#[must_use]
+pub fn fresh_isid() -> Isid {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static QUALIFIER: AtomicU16 = AtomicU16::new(1);
+    let mut r = [0u8; 4];
+    if getrandom::fill(&mut r).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        r = t.to_be_bytes();
+    }
+    Isid::random(
+        u32::from_be_bytes(r),
+        QUALIFIER.fetch_add(1, Ordering::Relaxed),
+    )
+}
+
+/// Reads whole PDUs from a stream, keeping bytes that belong to the next
+/// PDU for the next call (one `read` may return several PDUs or a part).
+#[derive(Debug)]
+pub struct PduReader<R> {
+    reader: R,
+    framer: Framer,
+    buf: BytesMut,
+}
+
+impl<R: AsyncRead + Unpin> PduReader<R> {
+    /// A reader with the login-phase limits.
+    pub fn new(reader: R) -> Self {
+        Self {
+            reader,
+            framer: Framer::new(FrameLimits::default().with_max_recv_data_segment_length(1 << 24)),
+            buf: BytesMut::with_capacity(256 * 1024),
+        }
+    }
+
+    /// Changes the digests in force (after login).
+    pub fn set_digests(&mut self, digests: Digests) {
+        self.framer
+            .set_limits(self.framer.limits().with_digests(digests));
+    }
+
+    /// The next PDU.
+    ///
+    /// # Errors
+    /// EOF, I/O, framing or parse errors.
+    pub async fn read_pdu(&mut self) -> Result<PduBuf, Error> {
+        loop {
+            match self.framer.decode(&mut self.buf) {
+                Ok(Decoded::Frame(frame)) => {
+                    return frame.parse().map_err(|e| Error::BadData(e.to_string()));
+                }
+                Ok(Decoded::Incomplete { needed }) => {
+                    self.buf.reserve(needed.max(64 * 1024));
+                    if self.reader.read_buf(&mut self.buf).await? == 0 {
+                        return Err(Error::Closed("end of stream".to_owned()));
+                    }
+                }
+                Err(e) => return Err(Error::BadData(e.to_string())),
+            }
+        }
+    }
+
+    /// Bytes received and not yet returned as a PDU.
+    #[must_use]
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+/// What the login saw, for probes and tools.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct LoginInfo {
+    /// The address connected to.
+    pub peer: SocketAddr,
+    /// Time from connect to the end of login, ms.
+    pub rtt_ms: f64,
+    /// The last Login Response header.
+    pub last_response: Option<LoginResponse>,
+    /// Every pair the target sent during login, in order.
+    pub received: TextPairs,
+    /// The ISID used.
+    pub isid: Isid,
+}
+
+enum Request {
+    Command(Command, oneshot::Sender<Result<ScsiResult, Error>>),
+    Text(TextPairs, oneshot::Sender<Result<TextPairs, Error>>),
+    Tmf(
+        TmfFunction,
+        Lun,
+        Option<Itt>,
+        oneshot::Sender<Result<TmfResponseCode, Error>>,
+    ),
+    Logout(oneshot::Sender<Result<(), Error>>),
+}
+
+/// A logged-in session. Commands may be issued concurrently from many
+/// tasks (`&self`); they are queued against the target's CmdSN window.
+#[derive(Debug)]
+pub struct Session {
+    tx: mpsc::UnboundedSender<Request>,
+    params: Arc<SessionParams>,
+    info: LoginInfo,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn connect(portal: &Portal, timeout: Duration) -> Result<TcpStream, Error> {
+    let text = portal.socket_text();
+    let unreachable = |source| Error::Unreachable {
+        portal: text.clone(),
+        source,
+    };
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(&text))
+        .await
+        .map_err(|_| Error::Timeout(timeout))?
+        .map_err(unreachable)?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Connects and logs in.
+///
+/// # Errors
+/// [`Error::Unreachable`], [`Error::NotIscsi`], [`Error::LoginRefused`],
+/// [`Error::Login`], [`Error::Timeout`].
+pub async fn login(options: &LoginOptions) -> Result<Session, Error> {
+    let started = Instant::now();
+    let fut = async {
+        let stream = connect(&options.portal, options.timeout).await?;
+        let peer = stream.peer_addr()?;
+        let (rd, wr) = stream.into_split();
+        let mut reader = PduReader::new(rd);
+        let mut writer = wr;
+        let isid = fresh_isid();
+        let mut config = match &options.target {
+            Some(t) => {
+                InitiatorLoginConfig::normal(options.initiator_name.clone(), t.clone(), isid)
+            }
+            None => InitiatorLoginConfig::discovery(options.initiator_name.clone(), isid),
+        };
+        config = config
+            .with_auth(options.auth.clone())
+            .with_operational(options.operational.clone());
+        let mut machine =
+            InitiatorLogin::new(config, Box::new(iscsi_login::OsChallengeSource::new()));
+        let mut scratch = BytesMut::new();
+        let params = loop {
+            let out: Vec<PduBuf> = std::iter::from_fn(|| machine.poll_transmit()).collect();
+            write_all(&mut writer, &out, Digests::NONE, &mut scratch).await?;
+            let pdu = match reader.read_pdu().await {
+                Ok(p) => p,
+                Err(Error::BadData(e)) => {
+                    return Err(Error::NotIscsi(format!(
+                        "the peer's answer is not an iSCSI PDU ({e})"
+                    )));
+                }
+                Err(Error::Closed(_)) => {
+                    return Err(Error::NotIscsi(
+                        "the peer closed the connection without a Login Response".to_owned(),
+                    ));
+                }
+                Err(e) => return Err(e),
+            };
+            match pdu.bhs {
+                Bhs::LoginResponse(_) => {}
+                Bhs::Reject(r) => return Err(Error::Rejected(r.reason)),
+                other => {
+                    return Err(Error::NotIscsi(format!(
+                        "unexpected {:?} during login",
+                        other.opcode()
+                    )));
+                }
+            }
+            if let Err(e) = machine.handle_pdu(&pdu) {
+                return Err(match e {
+                    LoginError::Refused { status, reason, .. } => {
+                        Error::LoginRefused { status, reason }
+                    }
+                    other => Error::Login(other),
+                });
+            }
+            let mut complete = None;
+            while let Some(event) = machine.poll_event() {
+                if let LoginEvent::Complete(p) = event {
+                    complete = Some(*p);
+                }
+            }
+            if let Some(p) = complete {
+                break p;
+            }
+        };
+        let info = LoginInfo {
+            peer,
+            rtt_ms: started.elapsed().as_secs_f64() * 1000.0,
+            last_response: machine.last_response().copied(),
+            received: machine.received_text().clone(),
+            isid,
+        };
+        reader.set_digests(params.digests());
+        Ok((reader, writer, params, info))
+    };
+    let (reader, writer, params, info) = tokio::time::timeout(options.timeout, fut)
+        .await
+        .map_err(|_| Error::Timeout(options.timeout))??;
+    let params = Arc::new(params);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(run(
+        reader,
+        writer,
+        SessionEngine::new((*params).clone()),
+        rx,
+    ));
+    Ok(Session {
+        tx,
+        params,
+        info,
+        task,
+    })
+}
+
+async fn write_all(
+    writer: &mut tokio::net::tcp::OwnedWriteHalf,
+    pdus: &[PduBuf],
+    digests: Digests,
+    scratch: &mut BytesMut,
+) -> Result<(), Error> {
+    if pdus.is_empty() {
+        return Ok(());
+    }
+    let mut parts = iscsi_pdu::encode_vectored(pdus, digests, scratch)
+        .map_err(|e| Error::BadData(e.to_string()))?;
+    let mut first = 0;
+    while first < parts.len() {
+        let slices: Vec<io::IoSlice<'_>> = parts
+            .get(first..)
+            .unwrap_or(&[])
+            .iter()
+            .take(64)
+            .map(|b| io::IoSlice::new(b))
+            .collect();
+        let mut n = writer.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(Error::Closed("write returned 0".to_owned()));
+        }
+        while n > 0 {
+            let Some(part) = parts.get_mut(first) else {
+                break;
+            };
+            if n >= part.len() {
+                n -= part.len();
+                first += 1;
+            } else {
+                let _ = part.split_to(n);
+                n = 0;
+            }
+        }
+    }
+    Ok(())
+}
+
+enum Waiter {
+    Command(oneshot::Sender<Result<ScsiResult, Error>>),
+    Text(oneshot::Sender<Result<TextPairs, Error>>),
+    Tmf(oneshot::Sender<Result<TmfResponseCode, Error>>),
+    Logout(oneshot::Sender<Result<(), Error>>),
+}
+
+/// The connection task: owns the socket and the engine.
+async fn run(
+    mut reader: PduReader<tokio::net::tcp::OwnedReadHalf>,
+    mut writer: tokio::net::tcp::OwnedWriteHalf,
+    mut engine: SessionEngine,
+    mut rx: mpsc::UnboundedReceiver<Request>,
+) {
+    let digests = engine.params().digests();
+    let mut waiters: HashMap<Itt, Waiter> = HashMap::new();
+    let mut scratch = BytesMut::new();
+    let mut requests_open = true;
+    let end: Result<(), Error> = loop {
+        tokio::select! {
+            pdu = reader.read_pdu() => match pdu {
+                Ok(pdu) => engine.handle_pdu(pdu),
+                Err(e) => break Err(e),
+            },
+            request = rx.recv(), if requests_open => match request {
+                Some(r) => accept(&mut engine, &mut waiters, r),
+                None => {
+                    // Every handle dropped: log out politely.
+                    requests_open = false;
+                    let itt = engine.logout();
+                    let (tx, _) = oneshot::channel();
+                    waiters.insert(itt, Waiter::Logout(tx));
+                }
+            },
+        }
+        // Take every request already queued before writing (batching).
+        while let Ok(r) = rx.try_recv() {
+            accept(&mut engine, &mut waiters, r);
+        }
+        let mut done = false;
+        while let Some(event) = engine.poll_event() {
+            match event {
+                Event::Completed { itt, result } => {
+                    if let Some(Waiter::Command(tx)) = waiters.remove(&itt) {
+                        let _ = tx.send(result.map_err(Error::from));
+                    }
+                }
+                Event::Text { itt, pairs } => {
+                    if let Some(Waiter::Text(tx)) = waiters.remove(&itt) {
+                        let _ = tx.send(pairs.map_err(Error::BadData));
+                    }
+                }
+                Event::TaskManagement { itt, response } => {
+                    if let Some(Waiter::Tmf(tx)) = waiters.remove(&itt) {
+                        let _ = tx.send(Ok(response));
+                    }
+                }
+                Event::LogoutRequested { .. } | Event::Dropping => {
+                    let itt = engine.logout();
+                    let (tx, _) = oneshot::channel();
+                    waiters.insert(itt, Waiter::Logout(tx));
+                }
+                Event::LoggedOut => done = true,
+                Event::Rejected { reason } => {
+                    tracing::warn!(reason = %reason, "target rejected a PDU")
+                }
+                Event::Fatal { reason } => {
+                    done = true;
+                    tracing::warn!(%reason, "closing the connection");
+                }
+            }
+        }
+        let out: Vec<PduBuf> = std::iter::from_fn(|| engine.poll_transmit()).collect();
+        if let Err(e) = write_all(&mut writer, &out, digests, &mut scratch).await {
+            break Err(e);
+        }
+        if done {
+            break Ok(());
+        }
+    };
+    let _ = writer.shutdown().await;
+    let reason = match &end {
+        Ok(()) => "logged out".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    for (_, w) in waiters.drain() {
+        match w {
+            Waiter::Command(tx) => drop(tx.send(Err(Error::Closed(reason.clone())))),
+            Waiter::Text(tx) => drop(tx.send(Err(Error::Closed(reason.clone())))),
+            Waiter::Tmf(tx) => drop(tx.send(Err(Error::Closed(reason.clone())))),
+            Waiter::Logout(tx) => drop(
+                tx.send(
+                    end.as_ref()
+                        .map(|_| ())
+                        .map_err(|_| Error::Closed(reason.clone())),
+                ),
+            ),
+        }
+    }
+}
+
+fn accept(engine: &mut SessionEngine, waiters: &mut HashMap<Itt, Waiter>, request: Request) {
+    match request {
+        Request::Command(c, tx) => {
+            let itt = engine.submit(c);
+            waiters.insert(itt, Waiter::Command(tx));
+        }
+        Request::Text(pairs, tx) => {
+            let itt = engine.text(&pairs);
+            waiters.insert(itt, Waiter::Text(tx));
+        }
+        Request::Tmf(f, lun, referenced, tx) => {
+            let itt = engine.task_management(f, lun, referenced);
+            waiters.insert(itt, Waiter::Tmf(tx));
+        }
+        Request::Logout(tx) => {
+            let itt = engine.logout();
+            waiters.insert(itt, Waiter::Logout(tx));
+        }
+    }
+}
+
+fn lun(index: u16) -> Lun {
+    Lun::from_index(index).unwrap_or_default()
+}
+
+impl Session {
+    /// The negotiated parameters.
+    #[must_use]
+    pub fn params(&self) -> &SessionParams {
+        &self.params
+    }
+
+    /// What the login saw.
+    #[must_use]
+    pub fn login_info(&self) -> &LoginInfo {
+        &self.info
+    }
+
+    /// Runs a command; `Ok` for any SCSI status (check [`ScsiResult`]).
+    ///
+    /// # Errors
+    /// The connection closed, the target rejected the command, or the
+    /// Data-In sequence was broken.
+    pub async fn execute(&self, command: Command) -> Result<ScsiResult, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Request::Command(command, tx))
+            .map_err(|_| Error::Closed("the session has ended".to_owned()))?;
+        rx.await
+            .map_err(|_| Error::Closed("the session has ended".to_owned()))?
+    }
+
+    /// Runs a command and requires GOOD; returns the data read.
+    ///
+    /// # Errors
+    /// As [`execute`](Self::execute), plus [`Error::Scsi`] for another status.
+    pub async fn run(
+        &self,
+        lun_index: u16,
+        cdb: &Cdb,
+        data_out: Bytes,
+        read_length: u32,
+    ) -> Result<Bytes, Error> {
+        let command = Command::new(lun(lun_index), cdb.as_slice())
+            .writing(data_out)
+            .reading(read_length);
+        let r = self.execute(command).await?;
+        if r.is_good() {
+            Ok(r.data)
+        } else {
+            Err(Error::Scsi {
+                status: r.status,
+                sense: r.parsed_sense(),
+            })
+        }
+    }
+
+    /// TEST UNIT READY, retried through unit attentions (up to 8).
+    ///
+    /// # Errors
+    /// The last failure.
+    pub async fn test_unit_ready(&self, lun_index: u16) -> Result<(), Error> {
+        let mut last = None;
+        for _ in 0..8 {
+            match self
+                .run(lun_index, &Cdb::test_unit_ready(), Bytes::new(), 0)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(Error::Scsi { status, sense })
+                    if sense.is_some_and(|s| s.key == iscsi_scsi::SenseKey::UNIT_ATTENTION) =>
+                {
+                    last = Some(Error::Scsi { status, sense });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(Error::Closed("no answer".to_owned())))
+    }
+
+    /// Standard INQUIRY data.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run), or [`Error::BadData`].
+    pub async fn inquiry(&self, lun_index: u16) -> Result<StandardInquiry, Error> {
+        let data = self
+            .run(lun_index, &Cdb::inquiry(false, 0, 255), Bytes::new(), 255)
+            .await?;
+        StandardInquiry::parse(&data).map_err(|e| Error::BadData(e.to_string()))
+    }
+
+    /// A VPD page's raw bytes.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub async fn vpd(&self, lun_index: u16, page: u8) -> Result<Bytes, Error> {
+        self.run(
+            lun_index,
+            &Cdb::inquiry(true, page, 4096),
+            Bytes::new(),
+            4096,
+        )
+        .await
+    }
+
+    /// Capacity: (blocks, block size in bytes), READ CAPACITY(16) with a
+    /// fallback to (10).
+    ///
+    /// # Errors
+    /// As [`run`](Self::run), or [`Error::BadData`].
+    pub async fn read_capacity(&self, lun_index: u16) -> Result<(u64, u32), Error> {
+        match self
+            .run(lun_index, &Cdb::read_capacity16(32), Bytes::new(), 32)
+            .await
+        {
+            Ok(data) => {
+                let rc = ReadCapacity16::parse(&data).map_err(|e| Error::BadData(e.to_string()))?;
+                Ok((rc.block_count(), rc.block_length))
+            }
+            Err(Error::Scsi { .. }) => {
+                let data = self
+                    .run(lun_index, &Cdb::read_capacity10(), Bytes::new(), 8)
+                    .await?;
+                let rc = ReadCapacity10::parse(&data).map_err(|e| Error::BadData(e.to_string()))?;
+                Ok((rc.block_count(), rc.block_length))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The LUN indexes REPORT LUNS lists.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run), or [`Error::BadData`].
+    pub async fn report_luns(&self) -> Result<Vec<u16>, Error> {
+        let data = self
+            .run(0, &Cdb::report_luns(0, 16 * 1024), Bytes::new(), 16 * 1024)
+            .await?;
+        let luns = ReportLuns::parse(&data).map_err(|e| Error::BadData(e.to_string()))?;
+        Ok(luns.luns.iter().filter_map(|l| l.index()).collect())
+    }
+
+    /// Reads `blocks` blocks from `lba`.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub async fn read_blocks(
+        &self,
+        lun_index: u16,
+        lba: u64,
+        blocks: u32,
+        block_size: u32,
+    ) -> Result<Bytes, Error> {
+        self.run(
+            lun_index,
+            &Cdb::read(lba, blocks, false, false),
+            Bytes::new(),
+            blocks * block_size,
+        )
+        .await
+    }
+
+    /// Writes `data` (whole blocks) at `lba`.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub async fn write_blocks(
+        &self,
+        lun_index: u16,
+        lba: u64,
+        data: Bytes,
+        block_size: u32,
+    ) -> Result<(), Error> {
+        let blocks = u32::try_from(data.len() / block_size.max(1) as usize).unwrap_or(u32::MAX);
+        self.run(lun_index, &Cdb::write(lba, blocks, false, false), data, 0)
+            .await
+            .map(|_| ())
+    }
+
+    /// SYNCHRONIZE CACHE of the whole unit.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub async fn sync_cache(&self, lun_index: u16) -> Result<(), Error> {
+        self.run(
+            lun_index,
+            &Cdb::synchronize_cache16(false, 0, 0),
+            Bytes::new(),
+            0,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// UNMAP the ranges (LBA, blocks).
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub async fn unmap(&self, lun_index: u16, ranges: &[(u64, u32)]) -> Result<(), Error> {
+        let list = iscsi_scsi::initiator::unmap_parameter_list(ranges);
+        let len = u16::try_from(list.len()).unwrap_or(u16::MAX);
+        self.run(lun_index, &Cdb::unmap(false, len), Bytes::from(list), 0)
+            .await
+            .map(|_| ())
+    }
+
+    /// A Text exchange (SendTargets and the like), continued answers joined.
+    ///
+    /// # Errors
+    /// The connection closed or the target rejected it.
+    pub async fn text(&self, pairs: TextPairs) -> Result<TextPairs, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Request::Text(pairs, tx))
+            .map_err(|_| Error::Closed("the session has ended".to_owned()))?;
+        rx.await
+            .map_err(|_| Error::Closed("the session has ended".to_owned()))?
+    }
+
+    /// A task management function.
+    ///
+    /// # Errors
+    /// The connection closed.
+    pub async fn task_management(
+        &self,
+        function: TmfFunction,
+        lun_index: u16,
+        referenced: Option<Itt>,
+    ) -> Result<TmfResponseCode, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Request::Tmf(function, lun(lun_index), referenced, tx))
+            .map_err(|_| Error::Closed("the session has ended".to_owned()))?;
+        rx.await
+            .map_err(|_| Error::Closed("the session has ended".to_owned()))?
+    }
+
+    /// Logs out (a Logout Request, never a bare close) and waits for the answer.
+    ///
+    /// # Errors
+    /// The connection closed before the Logout Response.
+    pub async fn logout(self) -> Result<(), Error> {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.tx.send(Request::Logout(tx)).is_ok();
+        let result = if sent {
+            match tokio::time::timeout(Duration::from_secs(10), rx).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(_)) => Err(Error::Closed("the session has ended".to_owned())),
+                Err(_) => Err(Error::Timeout(Duration::from_secs(10))),
+            }
+        } else {
+            Err(Error::Closed("the session has ended".to_owned()))
+        };
+        drop(self.tx);
+        let _ = self.task.await;
+        result
+    }
+}
+
+/// One target of a SendTargets answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DiscoveredTarget {
+    /// TargetName.
+    pub name: String,
+    /// Its TargetAddress values (`host:port,tpgt`), in order.
+    pub addresses: Vec<String>,
+}
+
+/// Groups a SendTargets answer into targets: each TargetAddress belongs to
+/// the TargetName before it (RFC 7143 Appendix C).
+#[must_use]
+pub fn parse_send_targets(pairs: &TextPairs) -> Vec<DiscoveredTarget> {
+    let mut out: Vec<DiscoveredTarget> = Vec::new();
+    for (k, v) in pairs.iter() {
+        match k {
+            "TargetName" => out.push(DiscoveredTarget {
+                name: v.to_owned(),
+                addresses: Vec::new(),
+            }),
+            "TargetAddress" => {
+                if let Some(last) = out.last_mut() {
+                    last.addresses.push(v.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The result of a discovery.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Discovery {
+    /// The targets.
+    pub targets: Vec<DiscoveredTarget>,
+    /// The raw answer, in order, duplicates kept.
+    pub pairs: TextPairs,
+    /// What the login saw.
+    pub login: LoginInfo,
+    /// The negotiated parameters.
+    pub params: SessionParams,
+}
+
+/// A Discovery session: login, SendTargets=All (every continued piece
+/// read), Logout.
+///
+/// # Errors
+/// As [`login`], plus text errors.
+pub async fn discover(options: &LoginOptions) -> Result<Discovery, Error> {
+    let mut options = options.clone();
+    options.target = None;
+    let session = login(&options).await?;
+    let pairs = tokio::time::timeout(options.timeout, session.text(send_targets("All")))
+        .await
+        .map_err(|_| Error::Timeout(options.timeout))??;
+    let login_info = session.login_info().clone();
+    let params = session.params().clone();
+    session.logout().await?;
+    Ok(Discovery {
+        targets: parse_send_targets(&pairs),
+        pairs,
+        login: login_info,
+        params,
+    })
+}
+
+/// True when a session is a Discovery session.
+#[must_use]
+pub fn is_discovery(params: &SessionParams) -> bool {
+    params.session_type == SessionType::Discovery
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iscsi_pdu::{NopIn, Pdu};
+
+    #[tokio::test]
+    async fn pdu_reader_keeps_bytes_past_the_current_pdu() {
+        let a: PduBuf = Pdu::new(NopIn::default(), Bytes::from_static(b"first"));
+        let b: PduBuf = Pdu::new(NopIn::default(), Bytes::from_static(b"second"));
+        let mut stream = a.to_vec(Digests::NONE).unwrap();
+        stream.extend(b.to_vec(Digests::NONE).unwrap());
+        // Both PDUs arrive in one read.
+        let mut reader = PduReader::new(&stream[..]);
+        let first = reader.read_pdu().await.unwrap();
+        assert_eq!(&first.data[..], b"first");
+        assert!(reader.buffered() > 0, "the second PDU's bytes are kept");
+        let second = reader.read_pdu().await.unwrap();
+        assert_eq!(&second.data[..], b"second");
+        assert!(matches!(reader.read_pdu().await, Err(Error::Closed(_))));
+    }
+
+    #[test]
+    fn send_targets_groups_addresses_and_keeps_duplicates() {
+        let pairs = TextPairs::parse(b"TargetName=iqn.a\0TargetAddress=10.0.0.1:3260,1\0TargetAddress=[::1]:3260,1\0TargetName=iqn.b\0TargetAddress=10.0.0.2:3260,2\0").unwrap();
+        let t = parse_send_targets(&pairs);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].addresses, ["10.0.0.1:3260,1", "[::1]:3260,1"]);
+        assert_eq!(t[1].name, "iqn.b");
+        assert_eq!(pairs.get_all("TargetAddress").count(), 3);
+    }
+
+    #[test]
+    fn isids_are_fresh_per_session() {
+        let a = fresh_isid();
+        let b = fresh_isid();
+        assert_ne!(a, b);
+        assert_eq!(a.isid_type(), Isid::TYPE_RANDOM);
+    }
+}
