@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use iscsi_login::{
-    ChapCredentials, InitiatorAuth, InitiatorLogin, InitiatorLoginConfig, LoginError, LoginEvent,
-    OperationalConfig, SessionParams, SessionType,
+    ChapAlgorithm, ChapCredentials, InitiatorAuth, InitiatorLogin, InitiatorLoginConfig,
+    LoginError, LoginEvent, OperationalConfig, SessionParams, SessionType,
 };
 use iscsi_pdu::text::TextPairs;
 use iscsi_pdu::{
@@ -110,6 +110,11 @@ pub struct LoginOptions {
     pub operational: OperationalConfig,
     /// Time allowed to connect and log in.
     pub timeout: Duration,
+    /// When a CHAP login offering several algorithms is refused with
+    /// 0x0200/0x0201 after the target chose one other than MD5, log in once
+    /// more offering `CHAP_A=5` only (as open-iscsi fell back for targets
+    /// that misnumber or mishandle the stronger ones). Default `true`.
+    pub chap_md5_fallback: bool,
 }
 
 impl LoginOptions {
@@ -123,6 +128,7 @@ impl LoginOptions {
             auth: InitiatorAuth::None,
             operational: OperationalConfig::default(),
             timeout: Duration::from_secs(10),
+            chap_md5_fallback: true,
         }
     }
 
@@ -342,6 +348,57 @@ async fn connect(portal: &Portal, timeout: Duration) -> Result<TcpStream, Error>
 /// [`Error::Unreachable`], [`Error::NotIscsi`], [`Error::LoginRefused`],
 /// [`Error::Login`], [`Error::Timeout`].
 pub async fn login(options: &LoginOptions) -> Result<Session, Error> {
+    let (result, chosen) = login_once(options).await;
+    match result {
+        Err(Error::LoginRefused { status, .. })
+            if options.chap_md5_fallback && needs_md5_retry(&options.auth, status, chosen) =>
+        {
+            tracing::info!(
+                chosen = chosen.map(ChapAlgorithm::name),
+                %status,
+                "the target refused the CHAP response after choosing a non-MD5 algorithm; \
+                 retrying with CHAP_A=5 (IET-derived targets such as tgtd take 7 for SHA-1)"
+            );
+            let mut retry = options.clone();
+            retry.auth = options.auth.clone().with_algorithms(&[ChapAlgorithm::Md5]);
+            login_once(&retry).await.0
+        }
+        other => other,
+    }
+}
+
+/// Whether a refused CHAP login is worth one more try offering MD5 only:
+/// the target chose a stronger algorithm we also offered MD5 beside, then
+/// answered 0x0200 or 0x0201. Targets descended from IET (tgtd, SCST before
+/// 2025) number SHA-1 as 7 (IANA: SHA-256), so they pick 7 and reject the
+/// 32-byte response; others accept only a CHAP_A list of exactly `5`.
+fn needs_md5_retry(
+    auth: &InitiatorAuth,
+    status: LoginStatus,
+    chosen: Option<ChapAlgorithm>,
+) -> bool {
+    let InitiatorAuth::Chap { algorithms, .. } = auth else {
+        return false;
+    };
+    let initiator_side =
+        status == LoginStatus::INITIATOR_ERROR || status == LoginStatus::AUTHENTICATION_FAILURE;
+    initiator_side
+        && algorithms.contains(&ChapAlgorithm::Md5)
+        && algorithms.len() > 1
+        && chosen != Some(ChapAlgorithm::Md5)
+}
+
+/// One login attempt, and the CHAP algorithm the target chose in it.
+async fn login_once(options: &LoginOptions) -> (Result<Session, Error>, Option<ChapAlgorithm>) {
+    let chosen = std::sync::Mutex::new(None);
+    let result = login_attempt(options, &chosen).await;
+    (result, chosen.into_inner().ok().flatten())
+}
+
+async fn login_attempt(
+    options: &LoginOptions,
+    chosen: &std::sync::Mutex<Option<ChapAlgorithm>>,
+) -> Result<Session, Error> {
     let started = Instant::now();
     let fut = async {
         let stream = connect(&options.portal, options.timeout).await?;
@@ -389,7 +446,16 @@ pub async fn login(options: &LoginOptions) -> Result<Session, Error> {
                     )));
                 }
             }
-            if let Err(e) = machine.handle_pdu(&pdu) {
+            let result = machine.handle_pdu(&pdu);
+            if let Some(code) = machine
+                .received_text()
+                .get("CHAP_A")
+                .and_then(|v| v.parse::<u64>().ok())
+                && let Ok(mut slot) = chosen.lock()
+            {
+                *slot = ChapAlgorithm::from_code(code);
+            }
+            if let Err(e) = result {
                 return Err(match e {
                     LoginError::Refused { status, reason, .. } => {
                         Error::LoginRefused { status, reason }
@@ -674,7 +740,7 @@ impl Session {
                 Err(e) => return Err(e),
             }
         }
-        Err(last.unwrap_or(Error::Closed("no answer".to_owned())))
+        Err(last.unwrap_or_else(|| Error::Closed("no answer".to_owned())))
     }
 
     /// Standard INQUIRY data.
@@ -960,6 +1026,32 @@ mod tests {
         assert_eq!(t[0].addresses, ["10.0.0.1:3260,1", "[::1]:3260,1"]);
         assert_eq!(t[1].name, "iqn.b");
         assert_eq!(pairs.get_all("TargetAddress").count(), 3);
+    }
+
+    #[test]
+    fn chap_falls_back_to_md5_only_for_targets_that_misread_stronger_algorithms() {
+        let creds = credentials("alice", "secret").unwrap();
+        let all = InitiatorAuth::chap(creds.clone());
+        let md5 = all.clone().with_algorithms(&[ChapAlgorithm::Md5]);
+        let init = LoginStatus::INITIATOR_ERROR;
+        let auth = LoginStatus::AUTHENTICATION_FAILURE;
+        // tgtd chose 7 (its SHA-1) and refused our SHA-256 response.
+        assert!(needs_md5_retry(&all, init, Some(ChapAlgorithm::Sha256)));
+        assert!(needs_md5_retry(&all, auth, Some(ChapAlgorithm::Sha1)));
+        // A target that refused a list with more than MD5 in it.
+        assert!(needs_md5_retry(&all, init, None));
+        // MD5 already chosen or the only offer: a wrong secret stays wrong.
+        assert!(!needs_md5_retry(&all, auth, Some(ChapAlgorithm::Md5)));
+        assert!(!needs_md5_retry(&md5, auth, None));
+        // Not an initiator-side refusal, or no CHAP.
+        assert!(!needs_md5_retry(
+            &all,
+            LoginStatus::NOT_FOUND,
+            Some(ChapAlgorithm::Sha256)
+        ));
+        assert!(!needs_md5_retry(&InitiatorAuth::None, auth, None));
+        let sha = InitiatorAuth::chap(creds).with_algorithms(&[ChapAlgorithm::Sha256]);
+        assert!(!needs_md5_retry(&sha, init, Some(ChapAlgorithm::Sha256)));
     }
 
     #[test]

@@ -574,8 +574,8 @@ impl SessionEngine {
             return;
         }
         // Sense data: a 2-byte SenseLength, then the sense (RFC 7143 §11.4.7).
-        let sense = data.get(..2).and_then(|len| {
-            let n = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        let sense = data.first_chunk::<2>().and_then(|len| {
+            let n = usize::from(u16::from_be_bytes(*len));
             (n > 0).then(|| data.slice(2..(2 + n).min(data.len())))
         });
         self.events.push_back(Event::Completed {
@@ -803,6 +803,43 @@ mod tests {
         assert!(
             matches!(pdu.bhs, Bhs::ScsiCommand(h) if h.itt == c && h.cmd_sn == CmdSn(7) && h.exp_stat_sn == StatSn(51))
         );
+    }
+
+    /// The portofcall worker sent ExpStatSN 0 forever. Every PDU we send
+    /// carries the StatSN after the last one the target gave (RFC 7143
+    /// §11.3.1), starting from the Login Response's.
+    #[test]
+    fn exp_stat_sn_echoes_the_last_stat_sn() {
+        let mut e = SessionEngine::new(params());
+        let a = e.submit(Command::new(Lun::default(), &[0; 6]));
+        assert!(
+            matches!(drain(&mut e)[..], [ref p] if matches!(p.bhs, Bhs::ScsiCommand(h) if h.exp_stat_sn == StatSn(50)))
+        );
+        e.handle_pdu(PduBuf::header_only(ScsiResponse {
+            itt: a,
+            stat_sn: StatSn(50),
+            exp_cmd_sn: CmdSn(6),
+            max_cmd_sn: CmdSn(9),
+            ..ScsiResponse::default()
+        }));
+        e.handle_pdu(PduBuf::header_only(NopIn {
+            itt: Itt::RESERVED,
+            ttt: Ttt(3),
+            stat_sn: StatSn(51),
+            exp_cmd_sn: CmdSn(6),
+            max_cmd_sn: CmdSn(9),
+            ..NopIn::default()
+        }));
+        let ping_answer = drain(&mut e);
+        assert!(
+            matches!(ping_answer[..], [ref p] if matches!(p.bhs, Bhs::NopOut(n) if n.exp_stat_sn == StatSn(51)))
+        );
+        e.submit(Command::new(Lun::default(), &[0; 6]));
+        e.logout();
+        let sent = drain(&mut e);
+        assert_eq!(sent.len(), 2);
+        assert!(matches!(sent[0].bhs, Bhs::ScsiCommand(h) if h.exp_stat_sn == StatSn(51)));
+        assert!(matches!(sent[1].bhs, Bhs::LogoutRequest(h) if h.exp_stat_sn == StatSn(51)));
     }
 
     #[test]

@@ -48,13 +48,19 @@ impl Portal {
         }
     }
 
-    /// Parses `host`, `host:port`, `[v6]` or `[v6]:port`.
+    /// Parses `host`, `host:port`, `[v6]` or `[v6]:port`, optionally
+    /// written as a URL without a target: `iscsi://host:port/`.
     ///
     /// # Errors
     /// [`UrlError::Host`] or [`UrlError::Port`] (a port outside 1–65535 is
     /// refused before any connection is tried).
     pub fn parse(text: &str) -> Result<Self, UrlError> {
         let text = text.trim();
+        let text = text
+            .get(..8)
+            .filter(|scheme| scheme.eq_ignore_ascii_case("iscsi://"))
+            .and_then(|_| text.get(8..))
+            .map_or(text, |rest| rest.strip_suffix('/').unwrap_or(rest));
         let (host, port) = if let Some(rest) = text.strip_prefix('[') {
             let (host, after) = rest
                 .split_once(']')
@@ -74,7 +80,7 @@ impl Portal {
                 None => (text, None),
             }
         };
-        if host.is_empty() {
+        if host.is_empty() || host.contains(|c: char| c == '/' || c == '@' || c.is_whitespace()) {
             return Err(UrlError::Host(text.to_owned()));
         }
         let port = match port {
@@ -252,6 +258,15 @@ mod tests {
     fn port_range_is_checked_before_connecting() {
         assert_eq!(Portal::parse("nas:3260").unwrap(), Portal::new("nas", 3260));
         assert_eq!(Portal::parse("nas").unwrap().port, 3260);
+        assert_eq!(
+            Portal::parse("iscsi://nas:3261/").unwrap(),
+            Portal::new("nas", 3261)
+        );
+        assert_eq!(
+            Portal::parse("ISCSI://[::1]").unwrap(),
+            Portal::new("::1", 3260)
+        );
+        assert!(Portal::parse("iscsi://nas/iqn.x/0").is_err());
         assert_eq!(
             Portal::parse("[fe80::1]:860").unwrap(),
             Portal::new("fe80::1", 860)
