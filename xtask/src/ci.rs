@@ -1,10 +1,12 @@
 //! `cargo xtask ci`: every check the project has, in one command, with one
-//! summary line per step. Missing tools are installed first.
+//! summary line per step. Missing tools are installed first. The last step
+//! is `cargo xtask interop` (all peers, full conformance run) unless
+//! `--no-interop` is given.
 
 use std::env;
 
-use crate::fuzz;
 use crate::util::{self, Result, Steps};
+use crate::{fuzz, interop};
 
 /// Crates that must not depend on tokio or async-trait (sans-IO cores).
 pub(crate) const CORE_CRATES: &[&str] = &["iscsi-pdu", "iscsi-login", "iscsi-scsi"];
@@ -127,7 +129,10 @@ pub(crate) fn main(args: &[String]) -> Result {
     });
 
     if skip_interop {
-        eprintln!("\n(--no-interop: the interop suite was not run; this is not a full CI pass)");
+        steps.note("--no-interop: the interop suite was not run; this is not a full CI pass");
+    } else {
+        // The full conformance run (about 2 minutes here), not --quick.
+        steps.step("interop", || interop::run(interop::Options::default()));
     }
 
     steps.finish("cargo xtask ci")

@@ -1,11 +1,16 @@
 //! Project automation (std only), run as `cargo xtask <command>`:
 //!
-//! - `ci`: fmt, clippy, tests, docs, cargo-deny, layering, fuzz smoke
-//!   (and, as the stack grows, interop against real peers).
+//! - `ci`: fmt, clippy, tests, docs, cargo-deny, layering, fuzz smoke and
+//!   interop against real peers.
+//! - `interop [--peer ours|tgt|targetcli|all] [--quick]`: our stack against
+//!   third-party iSCSI peers (libiscsi, qemu, tgtd, LIO) on 127.0.0.1.
 //! - `fuzz [TARGET ...] [--seconds N]`: run the fuzzers for longer.
 
 mod ci;
+mod cunit;
 mod fuzz;
+mod interop;
+mod peers;
 mod util;
 
 use std::env;
@@ -15,7 +20,10 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   ci [--no-interop]               every check: fmt, clippy, tests, docs, cargo-deny,
-                                  layering, fuzz smoke
+                                  layering, fuzz smoke, interop
+  interop [--peer ours|tgt|targetcli|all] [--quick] [--no-build]
+                                  our target against libiscsi, qemu and the
+                                  iscsi-test-cu suite; tgtd as the reference
   fuzz [TARGET ...] [--seconds N] run fuzz targets (all by default; 60 s each)
 ";
 
@@ -28,6 +36,7 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "ci" => ci::main(rest),
         "fuzz" => fuzz::main(rest),
+        "interop" => interop::main(rest),
         "-h" | "--help" | "help" => {
             eprint!("{USAGE}");
             Ok(())

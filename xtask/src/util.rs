@@ -86,6 +86,81 @@ fn check(status: ExitStatus, line: &str) -> Result {
     }
 }
 
+/// A command's exit status and output.
+pub(crate) struct Captured {
+    /// The command line, as [`show`] prints it.
+    pub(crate) line: String,
+    /// Exit status.
+    pub(crate) status: ExitStatus,
+    /// Standard output (lossy UTF-8).
+    pub(crate) stdout: String,
+    /// Standard error (lossy UTF-8).
+    pub(crate) stderr: String,
+}
+
+impl Captured {
+    /// Standard output followed by standard error.
+    pub(crate) fn text(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    /// The last non-empty output line (at most 200 characters), for errors.
+    pub(crate) fn last_line(&self) -> String {
+        let text = self.text();
+        let line = text
+            .split(['\n', '\r'])
+            .map(str::trim)
+            .rfind(|l| !l.is_empty())
+            .unwrap_or("(no output)");
+        line.chars().take(200).collect()
+    }
+
+    /// `Ok` when the command exited 0; otherwise an error naming the
+    /// command, its status and its last output line.
+    pub(crate) fn success(&self) -> Result {
+        if self.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{}` failed with {}{}: {}",
+                self.line,
+                self.status,
+                if self.status.code() == Some(124) {
+                    " (timed out)"
+                } else {
+                    ""
+                },
+                self.last_line()
+            ))
+        }
+    }
+}
+
+/// Runs `cmd` with no input and collects its status and output; `Err` only
+/// when it cannot start. Wrap it in [`timed`] so that it cannot hang.
+pub(crate) fn capture(cmd: &mut Command) -> Result<Captured> {
+    let line = show(cmd);
+    eprintln!("$ {line}");
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("could not start `{line}`: {e}"))?;
+    Ok(Captured {
+        line,
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// `timeout -k 5 SECS PROGRAM`: the program gets SIGTERM after `secs`
+/// seconds and SIGKILL 5 s later; `timeout` then exits 124.
+pub(crate) fn timed(secs: u64, program: &str) -> Command {
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-k", "5", &secs.to_string(), program]);
+    cmd
+}
+
 /// True when `program` is on PATH.
 pub(crate) fn have(program: &str) -> bool {
     env::var_os("PATH").is_some_and(|paths| {
@@ -97,7 +172,6 @@ pub(crate) fn have(program: &str) -> bool {
 }
 
 /// True when this process runs as root.
-#[allow(dead_code, reason = "used by the interop command, which lands next")]
 pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -120,7 +194,6 @@ pub(crate) fn ensure_cargo_tool(binary: &str, krate: &str) -> Result {
 /// Installs Debian packages whose programs are missing. `pairs` maps a
 /// program to the package that provides it. Without root or apt-get the
 /// error says what to install.
-#[allow(dead_code, reason = "used by the interop command, which lands next")]
 pub(crate) fn ensure_debian_packages(pairs: &[(&str, &str)]) -> Result {
     let missing: Vec<&str> = pairs
         .iter()
@@ -183,6 +256,7 @@ pub(crate) struct StepResult {
 /// when any step failed (all steps run, so one run reports every problem).
 pub(crate) struct Steps {
     results: Vec<StepResult>,
+    notes: Vec<String>,
 }
 
 impl Steps {
@@ -190,7 +264,14 @@ impl Steps {
     pub(crate) const fn new() -> Self {
         Self {
             results: Vec::new(),
+            notes: Vec::new(),
         }
+    }
+
+    /// Adds a line the summary prints under the steps: what was not run or
+    /// not compared, so that a reader never takes it for a pass.
+    pub(crate) fn note(&mut self, text: impl Into<String>) {
+        self.notes.push(text.into());
     }
 
     /// Runs one step; `f` returns a detail line on success.
@@ -218,6 +299,9 @@ impl Steps {
         eprintln!("\n{title} summary:");
         for r in &self.results {
             eprintln!("  {}", summary_line(r));
+        }
+        for note in &self.notes {
+            eprintln!("  NOTE {note}");
         }
         let failed: Vec<&str> = self
             .results

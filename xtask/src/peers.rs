@@ -1,0 +1,1057 @@
+//! The targets `cargo xtask interop` talks to — ours (`iscsi-target`),
+//! tgtd and LIO (through targetcli) — and the Debian packages of the
+//! third-party peers. Every target listens on 127.0.0.1 only; every process
+//! and file a peer creates is removed by its guard's `Drop`, also when a
+//! check fails half-way.
+
+use std::collections::hash_map::RandomState;
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::hash::{BuildHasher, Hasher};
+use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::util::{self, Result};
+
+/// The unauthenticated target of ours, with a 1 GiB RAM LUN 0.
+pub(crate) const RAM_IQN: &str = "iqn.2026-11.rs.iscsi:interop-ram";
+/// Our target that requires one-way CHAP.
+pub(crate) const CHAP_IQN: &str = "iqn.2026-11.rs.iscsi:interop-chap";
+/// Our target that requires CHAP and offers mutual CHAP.
+pub(crate) const MUTUAL_IQN: &str = "iqn.2026-11.rs.iscsi:interop-mutual";
+/// The target tgtd serves.
+pub(crate) const TGTD_IQN: &str = "iqn.2026-11.rs.iscsi:interop-tgtd";
+/// The target LIO serves.
+pub(crate) const LIO_IQN: &str = "iqn.2026-11.rs.iscsi:interop-lio";
+/// CHAP user of the initiator.
+pub(crate) const CHAP_USER: &str = "interop";
+/// CHAP secret of the initiator (at least 12 bytes, RFC 7143 §12.1.3).
+pub(crate) const CHAP_SECRET: &str = "interop-secret-1";
+/// CHAP user the target answers with in mutual CHAP.
+pub(crate) const TARGET_USER: &str = "interop-target";
+/// CHAP secret of the target in mutual CHAP.
+pub(crate) const TARGET_SECRET: &str = "interop-target-2";
+
+/// One GiB, the size of the LUNs the conformance suite runs on.
+pub(crate) const GIB: u64 = 1 << 30;
+
+/// Programs of `libiscsi-bin` the checks use, with their package.
+pub(crate) const LIBISCSI_TOOLS: &[(&str, &str)] = &[
+    ("iscsi-ls", "libiscsi-bin"),
+    ("iscsi-inq", "libiscsi-bin"),
+    ("iscsi-readcapacity16", "libiscsi-bin"),
+    ("iscsi-perf", "libiscsi-bin"),
+    ("iscsi-test-cu", "libiscsi-bin"),
+];
+/// tgt's daemon and its administration tool.
+pub(crate) const TGT_TOOLS: &[(&str, &str)] = &[("tgtd", "tgt"), ("tgtadm", "tgt")];
+/// Where Debian's `qemu-block-extra` puts qemu's iscsi block driver.
+pub(crate) const QEMU_BLOCK_ISCSI: &str = "/usr/lib/x86_64-linux-gnu/qemu/block-iscsi.so";
+/// The apt source `cargo xtask interop` adds for `qemu-block-extra`.
+const BACKPORTS_SOURCE: &str = "/etc/apt/sources.list.d/xtask-backports.sources";
+/// The machine's own apt sources, where the mirror is read from.
+const DEBIAN_SOURCES: &str = "/etc/apt/sources.list.d/debian.sources";
+
+/// A LUN the checks can address.
+#[derive(Clone, Debug)]
+pub(crate) struct LunRef {
+    /// Target name.
+    pub(crate) iqn: String,
+    /// LUN number.
+    pub(crate) lun: u32,
+    /// Capacity in bytes.
+    pub(crate) size: u64,
+}
+
+/// What a peer target exposes to the checks.
+#[derive(Clone, Debug)]
+pub(crate) struct Exposed {
+    /// The LUN for data and conformance tests, open to every initiator.
+    pub(crate) data: LunRef,
+    /// A LUN behind one-way CHAP ([`CHAP_USER`], [`CHAP_SECRET`]).
+    pub(crate) chap: Option<LunRef>,
+    /// A LUN behind CHAP that also authenticates as [`TARGET_USER`].
+    pub(crate) mutual: Option<LunRef>,
+    /// The INQUIRY vendor identification.
+    pub(crate) vendor: &'static str,
+}
+
+impl Exposed {
+    /// Every target name, in no particular order.
+    pub(crate) fn names(&self) -> Vec<&str> {
+        [Some(&self.data), self.chap.as_ref(), self.mutual.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|l| l.iqn.as_str())
+            .collect()
+    }
+}
+
+/// A running iSCSI target that checks run against.
+pub(crate) trait Peer {
+    /// Short name in step names and reports (`ours`, `tgtd`).
+    fn label(&self) -> &'static str;
+    /// TCP port on 127.0.0.1.
+    fn port(&self) -> u16;
+    /// What it serves.
+    fn exposed(&self) -> &Exposed;
+    /// `Err` (with the reason and log) when the process has exited.
+    fn check_alive(&mut self) -> Result;
+
+    /// `iscsi://127.0.0.1:PORT`.
+    fn portal_url(&self) -> String {
+        format!("iscsi://127.0.0.1:{}", self.port())
+    }
+
+    /// `iscsi://[credentials@]127.0.0.1:PORT/IQN/LUN`.
+    fn url(&self, lun: &LunRef, credentials: Option<(&str, &str)>) -> String {
+        let auth = credentials.map_or_else(String::new, |(u, p)| format!("{u}%{p}@"));
+        format!(
+            "iscsi://{auth}127.0.0.1:{}/{}/{}",
+            self.port(),
+            lun.iqn,
+            lun.lun
+        )
+    }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago (bound and released).
+pub(crate) fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .map_err(|e| format!("cannot bind 127.0.0.1:0 to find a free port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot read the bound port: {e}"))
+}
+
+/// Waits until 127.0.0.1:`port` accepts TCP connections; `alive` is asked
+/// between attempts so that a process that died fails fast.
+fn wait_for_port(
+    port: u16,
+    within: Duration,
+    mut alive: impl FnMut() -> Result,
+) -> Result<Duration> {
+    let start = Instant::now();
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    loop {
+        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+            return Ok(start.elapsed());
+        }
+        alive()?;
+        if start.elapsed() > within {
+            return Err(format!(
+                "127.0.0.1:{port} accepted no connection within {} s",
+                within.as_secs()
+            ));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The last `n` lines of a log file, for error messages.
+pub(crate) fn log_tail(path: &Path, n: usize) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().rev().take(n).collect();
+    lines.into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
+/// A log file for a child's stdout and stderr.
+fn log_files(path: &Path) -> Result<(File, File)> {
+    let out = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| format!("cannot duplicate {}: {e}", path.display()))?;
+    Ok((out, err))
+}
+
+/// Whether a child still runs; `Err` describes how it ended.
+fn child_alive(child: &mut Child, what: &str, log: &Path) -> Result {
+    match child.try_wait() {
+        Ok(None) => Ok(()),
+        Ok(Some(status)) => Err(format!(
+            "{what} exited with {status}; last lines of {}:\n{}",
+            log.display(),
+            log_tail(log, 15)
+        )),
+        Err(e) => Err(format!("cannot query {what}: {e}")),
+    }
+}
+
+/// Waits up to `within` for `child` to exit.
+fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if start.elapsed() < within => thread::sleep(Duration::from_millis(50)),
+            _ => return None,
+        }
+    }
+}
+
+/// Kills and reaps `child` if it still runs (guards' last resort).
+fn kill_child(child: &mut Child) {
+    if matches!(child.try_wait(), Ok(None)) {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+// ---------------------------------------------------------------- ours
+
+/// A LUN of the generated configuration.
+struct ConfigTarget {
+    name: &'static str,
+    alias: &'static str,
+    size: &'static str,
+    chap: bool,
+    mutual: bool,
+}
+
+const OUR_TARGETS: [ConfigTarget; 3] = [
+    ConfigTarget {
+        name: RAM_IQN,
+        alias: "interop-ram",
+        size: "1G",
+        chap: false,
+        mutual: false,
+    },
+    ConfigTarget {
+        name: CHAP_IQN,
+        alias: "interop-chap",
+        size: "64M",
+        chap: true,
+        mutual: false,
+    },
+    ConfigTarget {
+        name: MUTUAL_IQN,
+        alias: "interop-mutual",
+        size: "64M",
+        chap: true,
+        mutual: true,
+    },
+];
+
+/// The `iscsi-target` configuration for the checks (the format of
+/// `crates/iscsi-target/target.example.toml`), listening on 127.0.0.1:`port`.
+pub(crate) fn target_config(port: u16) -> String {
+    let mut out = String::from(
+        "# Generated by `cargo xtask interop`: the targets of the interoperability checks.\n\n",
+    );
+    let _ = write!(
+        out,
+        "[[portal]]\naddress = \"127.0.0.1:{port}\"\ngroup = 1\n\n\
+         [limits]\nheader_digest = \"allow\"\ndata_digest = \"allow\"\nshutdown_grace_s = 5\n"
+    );
+    for t in &OUR_TARGETS {
+        let _ = write!(
+            out,
+            "\n[[target]]\nname = \"{}\"\nalias = \"{}\"\n",
+            t.name, t.alias
+        );
+        if t.chap {
+            let _ = writeln!(
+                out,
+                "chap = {{ user = \"{CHAP_USER}\", secret = \"{CHAP_SECRET}\" }}"
+            );
+        }
+        if t.mutual {
+            let _ = writeln!(
+                out,
+                "mutual_chap = {{ user = \"{TARGET_USER}\", secret = \"{TARGET_SECRET}\" }}"
+            );
+        }
+        let _ = write!(
+            out,
+            "\n[[target.lun]]\nid = 0\nbacking = \"memory\"\nsize = \"{}\"\nblock_size = 512\n",
+            t.size
+        );
+    }
+    out
+}
+
+/// Our `iscsi-target`, started on a free port with [`target_config`].
+pub(crate) struct OurTarget {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    exposed: Exposed,
+}
+
+impl OurTarget {
+    /// Writes the configuration to `dir/target.toml`, starts `binary` and
+    /// waits (10 s at most) until it accepts connections.
+    pub(crate) fn start(binary: &Path, dir: &Path) -> Result<Self> {
+        let port = free_port()?;
+        let config = dir.join("target.toml");
+        fs::write(&config, target_config(port))
+            .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+        let log = dir.join("target.log");
+        let (out, err) = log_files(&log)?;
+        let mut cmd = Command::new(binary);
+        cmd.arg("--config")
+            .arg(&config)
+            .args(["--log", "warn"])
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        let line = util::show(&cmd);
+        eprintln!("$ {line}  (log: {})", log.display());
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("could not start `{line}`: {e}"))?;
+        let mut target = Self {
+            child,
+            port,
+            log,
+            exposed: Exposed {
+                data: LunRef {
+                    iqn: RAM_IQN.to_owned(),
+                    lun: 0,
+                    size: GIB,
+                },
+                chap: Some(LunRef {
+                    iqn: CHAP_IQN.to_owned(),
+                    lun: 0,
+                    size: 64 << 20,
+                }),
+                mutual: Some(LunRef {
+                    iqn: MUTUAL_IQN.to_owned(),
+                    lun: 0,
+                    size: 64 << 20,
+                }),
+                vendor: "RSISCSI",
+            },
+        };
+        wait_for_port(port, Duration::from_secs(10), || target.check_alive())?;
+        Ok(target)
+    }
+
+    /// Process id, for the report.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits 15 s for a clean exit (status 0).
+    pub(crate) fn stop(mut self) -> Result<String> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Err(format!(
+                "our target had already exited with {status}; see {}",
+                self.log.display()
+            ));
+        }
+        let start = Instant::now();
+        util::capture(util::timed(5, "kill").args(["-TERM", &self.child.id().to_string()]))?
+            .success()?;
+        match wait_exit(&mut self.child, Duration::from_secs(15)) {
+            Some(status) if status.success() => Ok(format!(
+                "exited 0 {:.1} s after SIGTERM",
+                start.elapsed().as_secs_f64()
+            )),
+            Some(status) => Err(format!(
+                "exited with {status} after SIGTERM; last lines of {}:\n{}",
+                self.log.display(),
+                log_tail(&self.log, 15)
+            )),
+            None => {
+                kill_child(&mut self.child);
+                Err("did not exit within 15 s of SIGTERM (killed with SIGKILL)".to_owned())
+            }
+        }
+    }
+}
+
+impl Peer for OurTarget {
+    fn label(&self) -> &'static str {
+        "ours"
+    }
+
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn exposed(&self) -> &Exposed {
+        &self.exposed
+    }
+
+    fn check_alive(&mut self) -> Result {
+        child_alive(&mut self.child, "our iscsi-target", &self.log)
+    }
+}
+
+impl Drop for OurTarget {
+    fn drop(&mut self) {
+        kill_child(&mut self.child);
+    }
+}
+
+// ---------------------------------------------------------------- tgtd
+
+/// A random number from the standard library's per-process hash keys.
+fn random_u64() -> u64 {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.finish()
+}
+
+/// A tgtd management channel number whose socket does not exist yet.
+fn free_control_number() -> u16 {
+    let mut n = random_u64();
+    for _ in 0..32 {
+        let ctl = 1000 + u16::try_from(n % 19_000).unwrap_or(0);
+        if !Path::new(&format!("/var/run/tgtd/socket.{ctl}")).exists() {
+            return ctl;
+        }
+        n = n.rotate_left(13).wrapping_add(7919);
+    }
+    1000 + u16::try_from(n % 19_000).unwrap_or(0)
+}
+
+/// Creates a fully allocated ("thick") file of `size` bytes: `fallocate`,
+/// or zeros written from here when the file system cannot preallocate.
+fn create_thick_file(path: &Path, size: u64) -> Result {
+    let made = util::capture(
+        util::timed(60, "fallocate")
+            .args(["-l", &size.to_string()])
+            .arg(path),
+    )?;
+    if made.status.success() {
+        return Ok(());
+    }
+    eprintln!(
+        "fallocate failed ({}); writing zeros instead",
+        made.last_line()
+    );
+    let mut file =
+        File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let chunk = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = usize::try_from(left.min(1 << 20)).unwrap_or(1 << 20);
+        file.write_all(&chunk[..n])
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        left -= n as u64;
+    }
+    file.sync_all()
+        .map_err(|e| format!("cannot sync {}: {e}", path.display()))
+}
+
+/// tgtd with one target ([`TGTD_IQN`]): LUN 1 is a thick 1 GiB file in
+/// /dev/shm (LUN 0 is tgt's controller), bound to every initiator.
+pub(crate) struct Tgtd {
+    child: Option<Child>,
+    ctl: u16,
+    port: u16,
+    image: PathBuf,
+    log: PathBuf,
+    exposed: Exposed,
+}
+
+impl Tgtd {
+    /// Starts and configures tgtd (`dir` receives its log).
+    pub(crate) fn start(dir: &Path) -> Result<Self> {
+        let port = free_port()?;
+        let ctl = free_control_number();
+        let mut tgtd = Self {
+            child: None,
+            ctl,
+            port,
+            image: PathBuf::from(format!(
+                "/dev/shm/xtask-interop-tgtd-{}.img",
+                std::process::id()
+            )),
+            log: dir.join("tgtd.log"),
+            exposed: Exposed {
+                data: LunRef {
+                    iqn: TGTD_IQN.to_owned(),
+                    lun: 1,
+                    size: GIB,
+                },
+                chap: None,
+                mutual: None,
+                vendor: "IET",
+            },
+        };
+        create_thick_file(&tgtd.image, GIB)?;
+        let (out, err) = log_files(&tgtd.log)?;
+        // Not under `timeout`: the guard must own tgtd's own pid to kill it.
+        let mut cmd = Command::new("tgtd");
+        cmd.args(["-f", "--iscsi"])
+            .arg(format!("portal=127.0.0.1:{port}"))
+            .args(["-C", &ctl.to_string()])
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        let line = util::show(&cmd);
+        eprintln!("$ {line}  (log: {})", tgtd.log.display());
+        tgtd.child = Some(
+            cmd.spawn()
+                .map_err(|e| format!("could not start `{line}`: {e}"))?,
+        );
+
+        // Wait for the management channel.
+        let start = Instant::now();
+        loop {
+            let out = Command::new("timeout")
+                .args(["5", "tgtadm", "-C", &ctl.to_string()])
+                .args(["--lld", "iscsi", "--mode", "target", "--op", "show"])
+                .stdin(Stdio::null())
+                .output();
+            if out.is_ok_and(|o| o.status.success()) {
+                break;
+            }
+            tgtd.check_alive()?;
+            if start.elapsed() > Duration::from_secs(10) {
+                return Err(format!(
+                    "tgtd's management channel {ctl} did not answer within 10 s"
+                ));
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        let image = tgtd.image.to_string_lossy().into_owned();
+        tgtd.admin(&[
+            "--mode",
+            "target",
+            "--op",
+            "new",
+            "--tid",
+            "1",
+            "--targetname",
+            TGTD_IQN,
+        ])?;
+        tgtd.admin(&[
+            "--mode",
+            "logicalunit",
+            "--op",
+            "new",
+            "--tid",
+            "1",
+            "--lun",
+            "1",
+            "--backing-store",
+            &image,
+        ])?;
+        tgtd.admin(&[
+            "--mode",
+            "target",
+            "--op",
+            "bind",
+            "--tid",
+            "1",
+            "--initiator-address",
+            "ALL",
+        ])?;
+        wait_for_port(port, Duration::from_secs(10), || tgtd.check_alive())?;
+        Ok(tgtd)
+    }
+
+    /// `tgtadm -C CTL --lld iscsi ARGS` (10 s at most).
+    fn admin(&self, args: &[&str]) -> Result {
+        util::capture(
+            util::timed(10, "tgtadm")
+                .args(["-C", &self.ctl.to_string(), "--lld", "iscsi"])
+                .args(args),
+        )?
+        .success()
+    }
+
+    /// Management channel and image, for the report.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "control channel {}, thick 1 GiB {}, MaxRecvDataSegmentLength 8192 (tgtd default)",
+            self.ctl,
+            self.image.display()
+        )
+    }
+
+    /// tgtd ignores SIGTERM while it has targets: set it offline, delete
+    /// the target and the system (it exits), SIGKILL after 5 s.
+    fn shutdown(&mut self) -> Result<String> {
+        let Some(child) = self.child.as_mut() else {
+            return Ok("was not running".to_owned());
+        };
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!(
+                "tgtd had already exited with {status}; see {}",
+                self.log.display()
+            ));
+        }
+        let steps = [
+            self.admin(&[
+                "--op", "update", "--mode", "sys", "--name", "State", "-v", "offline",
+            ]),
+            self.admin(&[
+                "--mode", "target", "--op", "delete", "--force", "--tid", "1",
+            ]),
+            self.admin(&["--op", "delete", "--mode", "system"]),
+        ];
+        let child = self.child.as_mut().ok_or("tgtd vanished")?;
+        let ended = wait_exit(child, Duration::from_secs(5));
+        kill_child(child);
+        let failed: Vec<String> = steps
+            .into_iter()
+            .filter_map(std::result::Result::err)
+            .collect();
+        match (ended, failed.is_empty()) {
+            (Some(_), true) => Ok("stopped through tgtadm".to_owned()),
+            (None, true) => Ok("tgtadm shut it down, but it did not exit: killed".to_owned()),
+            (_, false) => Ok(format!("killed after tgtadm failed: {}", failed.join("; "))),
+        }
+    }
+
+    /// Stops tgtd and removes its image.
+    pub(crate) fn stop(mut self) -> Result<String> {
+        let detail = self.shutdown()?;
+        fs::remove_file(&self.image)
+            .map_err(|e| format!("cannot remove {}: {e}", self.image.display()))?;
+        Ok(detail)
+    }
+}
+
+impl Peer for Tgtd {
+    fn label(&self) -> &'static str {
+        "tgtd"
+    }
+
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn exposed(&self) -> &Exposed {
+        &self.exposed
+    }
+
+    fn check_alive(&mut self) -> Result {
+        match self.child.as_mut() {
+            Some(child) => child_alive(child, "tgtd", &self.log),
+            None => Err("tgtd was not started".to_owned()),
+        }
+    }
+}
+
+impl Drop for Tgtd {
+    fn drop(&mut self) {
+        if self
+            .child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        {
+            let _ = self.shutdown();
+        }
+        if let Some(child) = self.child.as_mut() {
+            kill_child(child);
+            // tgtd leaves its management socket behind.
+            for suffix in ["", ".lock"] {
+                let _ = fs::remove_file(format!("/var/run/tgtd/socket.{}{suffix}", self.ctl));
+            }
+        }
+        let _ = fs::remove_file(&self.image);
+    }
+}
+
+// ---------------------------------------------------------------- LIO
+
+/// `Ok` when this kernel has LIO (`/sys/kernel/config/target`, or
+/// `modprobe -n target_core_mod` succeeds); otherwise the reason.
+pub(crate) fn detect_lio() -> Result {
+    if Path::new("/sys/kernel/config/target").is_dir() {
+        return Ok(());
+    }
+    let probe = Command::new("timeout")
+        .args(["10", "modprobe", "-n", "target_core_mod"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if probe.is_ok_and(|s| s.success()) {
+        return Ok(());
+    }
+    Err(
+        "this kernel has no LIO (no /sys/kernel/config/target, target_core_mod not available): \
+         the targetcli peer cannot run here"
+            .to_owned(),
+    )
+}
+
+/// Name of the fileio backstore.
+const LIO_BACKSTORE: &str = "xtask_interop";
+/// The initiator name LIO's ACL admits (pass it with `-i` to libiscsi tools).
+pub(crate) const LIO_INITIATOR: &str = "iqn.2026-11.rs.iscsi:interop-initiator";
+
+/// The targetcli commands that configure LIO: a fileio backstore of
+/// `image`, a target with one LUN, a portal on 127.0.0.1:`port` only, an
+/// ACL for [`LIO_INITIATOR`] with CHAP (mutual: [`TARGET_USER`]).
+pub(crate) fn lio_commands(port: u16, image: &Path) -> Vec<Vec<String>> {
+    let tpg = format!("/iscsi/{LIO_IQN}/tpg1");
+    let acl = format!("{tpg}/acls/{LIO_INITIATOR}");
+    let lines = [
+        format!(
+            "/backstores/fileio create name={LIO_BACKSTORE} file_or_dev={} size=1G write_back=false",
+            image.display()
+        ),
+        format!("/iscsi create {LIO_IQN}"),
+        format!("{tpg}/luns create /backstores/fileio/{LIO_BACKSTORE}"),
+        format!("{tpg}/portals delete 0.0.0.0 3260"),
+        format!("{tpg}/portals create 127.0.0.1 {port}"),
+        format!("{tpg} set attribute authentication=1 generate_node_acls=0"),
+        format!("{tpg}/acls create {LIO_INITIATOR} add_mapped_luns=true"),
+        format!(
+            "{acl} set auth userid={CHAP_USER} password={CHAP_SECRET} \
+             mutual_userid={TARGET_USER} mutual_password={TARGET_SECRET}"
+        ),
+    ];
+    lines
+        .iter()
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .collect()
+}
+
+/// LIO configured through targetcli; `Drop` deletes the target, the
+/// backstore and the image.
+pub(crate) struct Lio {
+    port: u16,
+    image: PathBuf,
+    exposed: Exposed,
+}
+
+impl Lio {
+    /// Detects LIO and targetcli, then configures the target.
+    pub(crate) fn start() -> Result<Self> {
+        detect_lio()?;
+        if !util::have("targetcli") {
+            return Err("targetcli is missing (it is not installed automatically): \
+                        `sudo apt-get install -y targetcli-fb`"
+                .to_owned());
+        }
+        let port = free_port()?;
+        let lio = Self {
+            port,
+            image: PathBuf::from(format!(
+                "/dev/shm/xtask-interop-lio-{}.img",
+                std::process::id()
+            )),
+            exposed: Exposed {
+                data: LunRef {
+                    iqn: LIO_IQN.to_owned(),
+                    lun: 0,
+                    size: GIB,
+                },
+                chap: None,
+                mutual: None,
+                vendor: "LIO-ORG",
+            },
+        };
+        create_thick_file(&lio.image, GIB)?;
+        for args in lio_commands(port, &lio.image) {
+            util::capture(util::timed(30, "targetcli").args(&args))?.success()?;
+        }
+        wait_for_port(port, Duration::from_secs(10), || Ok(()))?;
+        Ok(lio)
+    }
+}
+
+impl Peer for Lio {
+    fn label(&self) -> &'static str {
+        "lio"
+    }
+
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn exposed(&self) -> &Exposed {
+        &self.exposed
+    }
+
+    fn check_alive(&mut self) -> Result {
+        Ok(())
+    }
+}
+
+impl Drop for Lio {
+    fn drop(&mut self) {
+        for args in [
+            vec!["/iscsi".to_owned(), "delete".to_owned(), LIO_IQN.to_owned()],
+            vec![
+                "/backstores/fileio".to_owned(),
+                "delete".to_owned(),
+                LIO_BACKSTORE.to_owned(),
+            ],
+        ] {
+            let _ = util::capture(util::timed(30, "targetcli").args(&args));
+        }
+        let _ = fs::remove_file(&self.image);
+    }
+}
+
+// ---------------------------------------------------------------- packages
+
+/// Installs the Debian packages of `pairs` when missing (root only).
+pub(crate) fn install(pairs: &[(&str, &str)]) -> Result {
+    util::ensure_debian_packages(pairs)
+}
+
+/// `Err` naming the install command when a program of `pairs` is missing
+/// (checks call this; only the setup step installs).
+pub(crate) fn require(pairs: &[(&str, &str)]) -> Result {
+    let mut missing: Vec<&str> = pairs
+        .iter()
+        .filter(|(program, _)| !util::have(program))
+        .map(|(_, package)| *package)
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        let list = missing.join(" ");
+        Err(format!(
+            "missing Debian packages: {list}. Install them with `sudo apt-get install -y {list}` \
+             (or run `cargo xtask interop` as root)"
+        ))
+    }
+}
+
+/// Whether qemu-img can open `iscsi://` URLs (its block driver is a module).
+pub(crate) fn have_qemu_iscsi() -> bool {
+    util::have("qemu-img") && util::have("qemu-io") && Path::new(QEMU_BLOCK_ISCSI).is_file()
+}
+
+/// The distribution's code name (`VERSION_CODENAME` of /etc/os-release).
+fn codename() -> String {
+    fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                l.strip_prefix("VERSION_CODENAME=")
+                    .map(|v| v.trim().trim_matches('"').to_owned())
+            })
+        })
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "bookworm".to_owned())
+}
+
+/// A deb822 source for `CODENAME-backports` that reuses the `URIs:` and
+/// `Signed-By:` of the stanza of `debian_sources` whose first suite is
+/// `codename` (the mirror is the machine's own; none is hard-coded here).
+pub(crate) fn backports_source(debian_sources: &str, codename: &str) -> Result<String> {
+    for stanza in debian_sources.split("\n\n") {
+        // Fields, with continuation lines folded in; comments dropped.
+        let mut fields: Vec<(String, String)> = Vec::new();
+        for line in stanza.lines() {
+            if line.trim_start().starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            if line.starts_with([' ', '\t']) {
+                if let Some((_, value)) = fields.last_mut() {
+                    value.push('\n');
+                    value.push_str(line);
+                }
+            } else if let Some((key, value)) = line.split_once(':') {
+                fields.push((key.trim().to_ascii_lowercase(), value.trim().to_owned()));
+            }
+        }
+        let get = |key: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        if get("suites").and_then(|s| s.split_whitespace().next()) != Some(codename) {
+            continue;
+        }
+        let uris = get("uris").filter(|u| !u.is_empty()).ok_or_else(|| {
+            format!("the {codename} stanza of {DEBIAN_SOURCES} has no URIs: line")
+        })?;
+        let mut out = format!(
+            "# Added by `cargo xtask interop` for qemu-block-extra (qemu's iscsi driver).\n\
+             Types: deb\nURIs: {uris}\nSuites: {codename}-backports\nComponents: main\n"
+        );
+        if let Some(signed_by) = get("signed-by") {
+            let _ = writeln!(out, "Signed-By: {signed_by}");
+        }
+        return Ok(out);
+    }
+    Err(format!(
+        "{DEBIAN_SOURCES} has no stanza with `Suites: {codename} ...`"
+    ))
+}
+
+/// Makes qemu-img's iscsi driver available: with `install` and as root,
+/// adds the backports source and installs `qemu-block-extra` (with a
+/// matching `qemu-utils`) from it; otherwise fails with the commands to run.
+pub(crate) fn ensure_qemu_iscsi(install: bool) -> Result<String> {
+    if have_qemu_iscsi() {
+        return Ok(format!("{QEMU_BLOCK_ISCSI} present"));
+    }
+    let codename = codename();
+    let sources = fs::read_to_string(DEBIAN_SOURCES)
+        .map_err(|e| format!("cannot read {DEBIAN_SOURCES} (to find the mirror): {e}"))?;
+    let source = backports_source(&sources, &codename)?;
+    let command = format!(
+        "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y -t {codename}-backports qemu-utils qemu-block-extra"
+    );
+    if !install || !util::is_root() || !util::have("apt-get") {
+        return Err(format!(
+            "qemu-img's iscsi driver ({QEMU_BLOCK_ISCSI}) is missing; as root, write \
+             {BACKPORTS_SOURCE} with:\n{source}and run `{command}` (or run `cargo xtask interop` as root)"
+        ));
+    }
+    let current = fs::read_to_string(BACKPORTS_SOURCE).unwrap_or_default();
+    if current != source {
+        eprintln!(
+            "writing {BACKPORTS_SOURCE} ({codename}-backports, mirror from {DEBIAN_SOURCES})"
+        );
+        fs::write(BACKPORTS_SOURCE, &source)
+            .map_err(|e| format!("cannot write {BACKPORTS_SOURCE}: {e}"))?;
+    }
+    util::run(util::timed(300, "apt-get").args(["update", "-q"]))?;
+    util::run(
+        util::timed(600, "apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args([
+                "install",
+                "-y",
+                "-q",
+                "-t",
+                &format!("{codename}-backports"),
+            ])
+            .args(["qemu-utils", "qemu-block-extra"]),
+    )?;
+    if have_qemu_iscsi() {
+        Ok(format!(
+            "installed qemu-block-extra from {codename}-backports"
+        ))
+    } else {
+        Err(format!(
+            "qemu-block-extra was installed but {QEMU_BLOCK_ISCSI} is still missing"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::path::Path;
+
+    use super::{CHAP_IQN, MUTUAL_IQN, RAM_IQN, backports_source, lio_commands, target_config};
+    use crate::util;
+
+    #[test]
+    fn config_has_the_three_targets_on_the_port() {
+        let text = target_config(41234);
+        assert!(text.contains("address = \"127.0.0.1:41234\""));
+        for name in [RAM_IQN, CHAP_IQN, MUTUAL_IQN] {
+            assert_eq!(
+                text.matches(&format!("name = \"{name}\"")).count(),
+                1,
+                "{name}"
+            );
+        }
+        assert_eq!(text.matches("[[target]]").count(), 3);
+        assert_eq!(text.matches("[[target.lun]]").count(), 3);
+        assert_eq!(
+            text.matches("chap = { user = \"interop\", secret = \"interop-secret-1\" }")
+                .count(),
+            2
+        );
+        assert_eq!(
+            text.matches(
+                "mutual_chap = { user = \"interop-target\", secret = \"interop-target-2\" }"
+            )
+            .count(),
+            1
+        );
+        assert!(text.contains("size = \"1G\""));
+        assert_eq!(text.matches("size = \"64M\"").count(), 2);
+    }
+
+    /// Every key and table of the generated file is one the documented
+    /// example uses, so a renamed key fails here rather than at run time.
+    #[test]
+    fn config_uses_only_keys_of_the_example() {
+        let example_path = util::root().join("crates/iscsi-target/target.example.toml");
+        let example = fs::read_to_string(&example_path).expect("the example configuration");
+        let keys = |text: &str| -> Vec<String> {
+            let mut keys = Vec::new();
+            for line in text.lines().map(str::trim) {
+                if line.starts_with('#') || line.is_empty() {
+                    continue;
+                }
+                if line.starts_with('[') {
+                    keys.push(line.to_owned());
+                } else if let Some((key, value)) = line.split_once('=') {
+                    keys.push(key.trim().to_owned());
+                    if value.trim_start().starts_with('{') {
+                        for part in value.trim().trim_matches(['{', '}']).split(',') {
+                            if let Some((k, _)) = part.split_once('=') {
+                                keys.push(k.trim().to_owned());
+                            }
+                        }
+                    }
+                }
+            }
+            keys
+        };
+        let known = keys(&example);
+        for key in keys(&target_config(3260)) {
+            assert!(
+                known.contains(&key),
+                "{key} is not in {}",
+                example_path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn backports_source_reuses_the_mirror_and_key() {
+        let sources = "Types: deb\n\
+            # http://snapshot.example/archive/debian/20250520T000000Z\n\
+            URIs: http://mirror.invalid/debian\n\
+            Suites: bookworm bookworm-updates\n\
+            Components: main\n\
+            Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\
+            \n\
+            Types: deb\n\
+            URIs: http://mirror.invalid/debian-security\n\
+            Suites: bookworm-security\n\
+            Components: main\n\
+            Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n";
+        let out = backports_source(sources, "bookworm").expect("a source");
+        assert!(
+            out.contains("\nURIs: http://mirror.invalid/debian\n"),
+            "{out}"
+        );
+        assert!(out.contains("\nSuites: bookworm-backports\n"));
+        assert!(out.contains("\nComponents: main\n"));
+        assert!(out.contains("\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"));
+        assert!(!out.contains("security"));
+        assert!(backports_source(sources, "trixie").is_err());
+        assert!(backports_source("Types: deb\nSuites: bookworm\n", "bookworm").is_err());
+    }
+
+    #[test]
+    fn lio_is_configured_on_loopback_with_chap() {
+        let commands = lio_commands(4000, Path::new("/dev/shm/x.img"));
+        let lines: Vec<String> = commands.iter().map(|c| c.join(" ")).collect();
+        assert!(lines[0].starts_with(
+            "/backstores/fileio create name=xtask_interop file_or_dev=/dev/shm/x.img size=1G"
+        ));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.ends_with("portals create 127.0.0.1 4000"))
+        );
+        assert!(lines.iter().any(|l| l.contains("authentication=1")));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("userid=interop password=interop-secret-1"))
+        );
+    }
+}
