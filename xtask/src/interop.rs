@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::cunit::{self, Class, Counts, FamilyRun, Report};
+use crate::initiator::INITIATOR_CHECKS;
 use crate::peers::{
     self, CHAP_SECRET, CHAP_USER, Lio, OurTarget, Peer, TARGET_SECRET, TARGET_USER, Tgtd,
 };
@@ -131,7 +132,10 @@ pub(crate) fn main(args: &[String]) -> Result {
 /// State shared by the checks of one run.
 pub(crate) struct Session {
     quick: bool,
-    dir: PathBuf,
+    /// `target/interop`: logs, configurations, JSON answers.
+    pub(crate) dir: PathBuf,
+    /// Our `iscsi` tool, once built.
+    pub(crate) iscsi: Option<PathBuf>,
     reports: Vec<Report>,
 }
 
@@ -202,7 +206,7 @@ const TARGET_CHECKS: &[Check] = &[
 ];
 
 /// A reference target (tgtd, LIO): the conformance run for comparison.
-/// Our initiator's checks against these peers belong here too.
+/// Our initiator's checks ([`INITIATOR_CHECKS`]) follow it.
 const REFERENCE_CHECKS: &[Check] = &[Check {
     name: "iscsi-test-cu",
     run: check_conformance,
@@ -232,7 +236,7 @@ fn run_checks(
 /// Runs the selected peers; `Ok` holds a one-line summary.
 pub(crate) fn run(options: Options) -> Result<String> {
     if options.peer == PeerChoice::Targetcli {
-        return run_targetcli();
+        return run_targetcli(options.build);
     }
     let ours = matches!(options.peer, PeerChoice::Ours | PeerChoice::All);
     let tgt =
@@ -242,19 +246,22 @@ pub(crate) fn run(options: Options) -> Result<String> {
     let mut session = Session {
         quick: options.quick,
         dir,
+        iscsi: None,
         reports: Vec::new(),
     };
     let mut steps = Steps::new();
 
     steps.step("setup", || setup(ours, tgt));
 
+    let mut binary = None;
+    steps.step("build iscsi-target and iscsi", || {
+        let (binaries, detail) = build_binaries(options.build)?;
+        session.iscsi = Some(binaries.iscsi);
+        binary = Some(binaries.target);
+        Ok(detail)
+    });
+
     if ours {
-        let mut binary = None;
-        steps.step("build iscsi-target", || {
-            let (path, detail) = build_target(options.build)?;
-            binary = Some(path);
-            Ok(detail)
-        });
         let mut target: Option<OurTarget> = None;
         steps.step("ours: start", || {
             let path = binary
@@ -277,6 +284,13 @@ pub(crate) fn run(options: Options) -> Result<String> {
             target.as_mut().map(|t| t as &mut dyn Peer),
             TARGET_CHECKS,
         );
+        run_checks(
+            &mut steps,
+            &mut session,
+            "ours",
+            target.as_mut().map(|t| t as &mut dyn Peer),
+            INITIATOR_CHECKS,
+        );
         steps.step("ours: stop (SIGTERM)", || {
             target.take().ok_or("our target was not running")?.stop()
         });
@@ -297,6 +311,13 @@ pub(crate) fn run(options: Options) -> Result<String> {
             "tgtd",
             tgtd.as_mut().map(|t| t as &mut dyn Peer),
             REFERENCE_CHECKS,
+        );
+        run_checks(
+            &mut steps,
+            &mut session,
+            "tgtd",
+            tgtd.as_mut().map(|t| t as &mut dyn Peer),
+            INITIATOR_CHECKS,
         );
         steps.step("tgtd: stop", || {
             tgtd.take().ok_or("tgtd was not running")?.stop()
@@ -377,33 +398,50 @@ fn setup(ours: bool, tgt: bool) -> Result<String> {
     }
 }
 
-/// Builds the release target binary (unless `build` is false).
-fn build_target(build: bool) -> Result<(PathBuf, String)> {
-    let binary = target_dir().join("release/iscsi-target");
+/// The release binaries the checks run.
+pub(crate) struct Binaries {
+    /// `iscsi-target`.
+    pub(crate) target: PathBuf,
+    /// `iscsi`, our initiator tool.
+    pub(crate) iscsi: PathBuf,
+}
+
+/// The build command of the binaries.
+const BUILD: &str = "cargo build --release -p iscsi-target -p iscsi-initiator --locked";
+
+/// Builds `iscsi-target` and `iscsi` in release mode (unless `build` is false).
+fn build_binaries(build: bool) -> Result<(Binaries, String)> {
+    let release = target_dir().join("release");
+    let binaries = Binaries {
+        target: release.join("iscsi-target"),
+        iscsi: release.join("iscsi"),
+    };
     if build {
         let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new("timeout");
         cmd.args(["-k", "5", "1800"])
             .arg(cargo)
-            .args(["build", "--release", "-p", "iscsi-target", "--locked"])
+            .args(BUILD.split_whitespace().skip(1))
             .current_dir(util::root());
         util::run(&mut cmd)?;
     }
-    if !binary.is_file() {
-        return Err(format!(
-            "{} is missing: run without --no-build, or `cargo build --release -p iscsi-target --locked`",
-            binary.display()
-        ));
+    for binary in [&binaries.target, &binaries.iscsi] {
+        if !binary.is_file() {
+            return Err(format!(
+                "{} is missing: run without --no-build, or `{BUILD}`",
+                binary.display()
+            ));
+        }
     }
     let detail = if build {
-        format!(
-            "{} built (cargo build --release -p iscsi-target --locked)",
-            binary.display()
-        )
+        format!("{} and iscsi built ({BUILD})", binaries.target.display())
     } else {
-        format!("--no-build: using {} as it is", binary.display())
+        format!(
+            "--no-build: using {} and iscsi as they are",
+            binaries.target.display()
+        )
     };
-    Ok((binary, detail))
+    Ok((binaries, detail))
 }
 
 // ---------------------------------------------------------------- checks
@@ -629,7 +667,7 @@ fn check_perf(_: &mut Session, peer: &mut dyn Peer) -> Result<String> {
 }
 
 /// 64 MiB of random bytes into `path`.
-fn random_file(path: &Path, size: u64) -> Result {
+pub(crate) fn random_file(path: &Path, size: u64) -> Result {
     let mut random =
         File::open("/dev/urandom").map_err(|e| format!("cannot open /dev/urandom: {e}"))?;
     let mut out =
@@ -644,7 +682,7 @@ fn random_file(path: &Path, size: u64) -> Result {
 }
 
 /// The offset of the first difference of two files, if any.
-fn first_difference(a: &Path, b: &Path) -> Result<Option<u64>> {
+pub(crate) fn first_difference(a: &Path, b: &Path) -> Result<Option<u64>> {
     let read = |p: &Path| fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
     let (x, y) = (read(a)?, read(b)?);
     let common = x.iter().zip(&y).position(|(p, q)| p != q);
@@ -891,10 +929,24 @@ fn print_conformance(reports: &[&Report], dir: &Path) {
     }
 }
 
-/// `--peer targetcli`: LIO configured by targetcli, when the kernel has it.
-fn run_targetcli() -> Result<String> {
+/// `--peer targetcli`: LIO configured by targetcli, when the kernel has
+/// it: libiscsi's mutual-CHAP INQUIRY, then our initiator's checks.
+fn run_targetcli(build: bool) -> Result<String> {
     peers::detect_lio()?;
     let mut steps = Steps::new();
+    let mut session = Session {
+        quick: true,
+        dir: target_dir().join("interop"),
+        iscsi: None,
+        reports: Vec::new(),
+    };
+    fs::create_dir_all(&session.dir)
+        .map_err(|e| format!("cannot create {}: {e}", session.dir.display()))?;
+    steps.step("build iscsi-target and iscsi", || {
+        let (binaries, detail) = build_binaries(build)?;
+        session.iscsi = Some(binaries.iscsi);
+        Ok(detail)
+    });
     let mut lio = None;
     steps.step("lio: configure (targetcli)", || {
         let l = Lio::start()?;
@@ -902,12 +954,13 @@ fn run_targetcli() -> Result<String> {
         lio = Some(l);
         Ok(detail)
     });
-    steps.step("lio: iscsi-inq with CHAP", || {
+    steps.step("lio: iscsi-inq with mutual CHAP", || {
         let l = lio.as_ref().ok_or("LIO was not configured")?;
         peers::require(&[("iscsi-inq", "libiscsi-bin")])?;
+        let lun = l.exposed().mutual.clone().ok_or("no mutual-CHAP target")?;
         let url = format!(
             "{}?target_user={TARGET_USER}&target_password={TARGET_SECRET}",
-            l.url(&l.exposed().data, Some((CHAP_USER, CHAP_SECRET)))
+            l.url(&lun, Some((CHAP_USER, CHAP_SECRET)))
         );
         let out = run_ok(
             util::timed(30, "iscsi-inq")
@@ -917,8 +970,14 @@ fn run_targetcli() -> Result<String> {
         expect_text(&out, "Vendor:")?;
         Ok("mutual CHAP login and INQUIRY".to_owned())
     });
+    run_checks(
+        &mut steps,
+        &mut session,
+        "lio",
+        lio.as_mut().map(|l| l as &mut dyn Peer),
+        INITIATOR_CHECKS,
+    );
     drop(lio);
-    steps.note("our initiator's checks against LIO are not written yet");
     steps.finish("cargo xtask interop --peer targetcli")?;
     Ok("LIO checks passed".to_owned())
 }

@@ -1,4 +1,4 @@
-//! Project automation (std only), run as `cargo xtask <command>`:
+//! Project automation (std and serde_json only), run as `cargo xtask <command>`:
 //!
 //! - `ci`: fmt, clippy, tests, docs, cargo-deny, layering, fuzz smoke and
 //!   interop against real peers.
@@ -9,6 +9,7 @@
 mod ci;
 mod cunit;
 mod fuzz;
+mod initiator;
 mod interop;
 mod peers;
 mod util;

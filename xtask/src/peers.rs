@@ -25,8 +25,19 @@ pub(crate) const CHAP_IQN: &str = "iqn.2026-11.rs.iscsi:interop-chap";
 pub(crate) const MUTUAL_IQN: &str = "iqn.2026-11.rs.iscsi:interop-mutual";
 /// The target tgtd serves.
 pub(crate) const TGTD_IQN: &str = "iqn.2026-11.rs.iscsi:interop-tgtd";
-/// The target LIO serves.
+/// tgtd's target that requires one-way CHAP.
+pub(crate) const TGTD_CHAP_IQN: &str = "iqn.2026-11.rs.iscsi:interop-tgtd-chap";
+/// tgtd's target that requires CHAP and answers mutual CHAP.
+pub(crate) const TGTD_MUTUAL_IQN: &str = "iqn.2026-11.rs.iscsi:interop-tgtd-mutual";
+/// LUN-less targets tgtd also serves, so that a SendTargets answer spans
+/// several Text Responses at a small MaxRecvDataSegmentLength.
+pub(crate) const TGTD_PADDING_TARGETS: u32 = 60;
+/// The open target LIO serves.
 pub(crate) const LIO_IQN: &str = "iqn.2026-11.rs.iscsi:interop-lio";
+/// LIO's target whose ACL requires one-way CHAP.
+pub(crate) const LIO_CHAP_IQN: &str = "iqn.2026-11.rs.iscsi:interop-lio-chap";
+/// LIO's target whose ACL requires mutual CHAP.
+pub(crate) const LIO_MUTUAL_IQN: &str = "iqn.2026-11.rs.iscsi:interop-lio-mutual";
 /// CHAP user of the initiator.
 pub(crate) const CHAP_USER: &str = "interop";
 /// CHAP secret of the initiator (at least 12 bytes, RFC 7143 §12.1.3).
@@ -78,6 +89,12 @@ pub(crate) struct Exposed {
     pub(crate) mutual: Option<LunRef>,
     /// The INQUIRY vendor identification.
     pub(crate) vendor: &'static str,
+    /// Further target names discovery must list (LUN-less padding).
+    pub(crate) others: Vec<String>,
+    /// Further portals (ports on 127.0.0.1) of the same targets.
+    pub(crate) extra_ports: Vec<u16>,
+    /// The InitiatorName the peer's ACLs admit, when it has ACLs.
+    pub(crate) initiator_name: Option<&'static str>,
 }
 
 impl Exposed {
@@ -326,6 +343,9 @@ impl OurTarget {
                     size: 64 << 20,
                 }),
                 vendor: "RSISCSI",
+                others: Vec::new(),
+                extra_ports: Vec::new(),
+                initiator_name: None,
             },
         };
         wait_for_port(port, Duration::from_secs(10), || target.check_alive())?;
@@ -450,6 +470,8 @@ pub(crate) struct Tgtd {
     image: PathBuf,
     log: PathBuf,
     exposed: Exposed,
+    /// Target ids created, deleted again on shutdown.
+    tids: Vec<u32>,
 }
 
 impl Tgtd {
@@ -472,10 +494,26 @@ impl Tgtd {
                     lun: 1,
                     size: GIB,
                 },
-                chap: None,
-                mutual: None,
+                chap: Some(LunRef {
+                    iqn: TGTD_CHAP_IQN.to_owned(),
+                    lun: 1,
+                    size: GIB,
+                }),
+                mutual: Some(LunRef {
+                    iqn: TGTD_MUTUAL_IQN.to_owned(),
+                    lun: 1,
+                    size: GIB,
+                }),
                 vendor: "IET",
+                others: (0..TGTD_PADDING_TARGETS)
+                    .map(|i| {
+                        format!("{TGTD_IQN}-padding-target-with-a-long-name-to-fill-text-responses-{i:03}")
+                    })
+                    .collect(),
+                extra_ports: vec![free_port()?],
+                initiator_name: None,
             },
+            tids: Vec::new(),
         };
         create_thick_file(&tgtd.image, GIB)?;
         let (out, err) = log_files(&tgtd.log)?;
@@ -513,41 +551,116 @@ impl Tgtd {
             }
             thread::sleep(Duration::from_millis(100));
         }
-        let image = tgtd.image.to_string_lossy().into_owned();
-        tgtd.admin(&[
+        tgtd.configure()?;
+        wait_for_port(port, Duration::from_secs(10), || tgtd.check_alive())?;
+        Ok(tgtd)
+    }
+
+    /// Targets 1 (open), 2 (CHAP), 3 (mutual CHAP), all on the one image,
+    /// then the padding targets, the accounts and the second portal.
+    fn configure(&mut self) -> Result {
+        let image = self.image.to_string_lossy().into_owned();
+        let exposed = self.exposed.clone();
+        let with_lun = [
+            (1, exposed.data.iqn.as_str()),
+            (2, TGTD_CHAP_IQN),
+            (3, TGTD_MUTUAL_IQN),
+        ];
+        let padding = (4..).zip(exposed.others.iter().map(String::as_str));
+        for (tid, name) in with_lun.into_iter().chain(padding) {
+            let tid_text = u32::to_string(&tid);
+            self.admin(&[
+                "--mode",
+                "target",
+                "--op",
+                "new",
+                "--tid",
+                &tid_text,
+                "--targetname",
+                name,
+            ])?;
+            self.tids.push(tid);
+            if tid <= 3 {
+                self.admin(&[
+                    "--mode",
+                    "logicalunit",
+                    "--op",
+                    "new",
+                    "--tid",
+                    &tid_text,
+                    "--lun",
+                    "1",
+                    "--backing-store",
+                    &image,
+                ])?;
+            }
+            self.admin(&[
+                "--mode",
+                "target",
+                "--op",
+                "bind",
+                "--tid",
+                &tid_text,
+                "--initiator-address",
+                "ALL",
+            ])?;
+        }
+        for (user, secret) in [(CHAP_USER, CHAP_SECRET), (TARGET_USER, TARGET_SECRET)] {
+            self.admin(&[
+                "--mode",
+                "account",
+                "--op",
+                "new",
+                "--user",
+                user,
+                "--password",
+                secret,
+            ])?;
+        }
+        for tid in ["2", "3"] {
+            self.admin(&[
+                "--mode", "account", "--op", "bind", "--tid", tid, "--user", CHAP_USER,
+            ])?;
+        }
+        self.admin(&[
             "--mode",
-            "target",
-            "--op",
-            "new",
-            "--tid",
-            "1",
-            "--targetname",
-            TGTD_IQN,
-        ])?;
-        tgtd.admin(&[
-            "--mode",
-            "logicalunit",
-            "--op",
-            "new",
-            "--tid",
-            "1",
-            "--lun",
-            "1",
-            "--backing-store",
-            &image,
-        ])?;
-        tgtd.admin(&[
-            "--mode",
-            "target",
+            "account",
             "--op",
             "bind",
             "--tid",
-            "1",
-            "--initiator-address",
-            "ALL",
+            "3",
+            "--user",
+            TARGET_USER,
+            "--outgoing",
         ])?;
-        wait_for_port(port, Duration::from_secs(10), || tgtd.check_alive())?;
-        Ok(tgtd)
+        // tgtd answers "None" to an offer of "CRC32C" alone unless the
+        // target lists CRC32C; "None,CRC32C" keeps libiscsi's default offer
+        // (None first) negotiating no digests, as in the conformance baseline.
+        for key in ["HeaderDigest", "DataDigest"] {
+            self.admin(&[
+                "--mode",
+                "target",
+                "--op",
+                "update",
+                "--tid",
+                "1",
+                "--name",
+                key,
+                "--value",
+                "None,CRC32C",
+            ])?;
+        }
+        for port in &exposed.extra_ports {
+            self.admin(&[
+                "--mode",
+                "portal",
+                "--op",
+                "new",
+                "--param",
+                &format!("portal=127.0.0.1:{port}"),
+            ])?;
+        }
+        Ok(())
     }
 
     /// `tgtadm -C CTL --lld iscsi ARGS` (10 s at most).
@@ -563,9 +676,13 @@ impl Tgtd {
     /// Management channel and image, for the report.
     pub(crate) fn describe(&self) -> String {
         format!(
-            "control channel {}, thick 1 GiB {}, MaxRecvDataSegmentLength 8192 (tgtd default)",
+            "control channel {}, thick 1 GiB {}, {} targets (open, CHAP, mutual CHAP, {} LUN-less), \
+             second portal {:?}, MaxRecvDataSegmentLength 8192 (tgtd default)",
             self.ctl,
-            self.image.display()
+            self.image.display(),
+            self.tids.len(),
+            TGTD_PADDING_TARGETS,
+            self.exposed.extra_ports
         )
     }
 
@@ -581,15 +698,21 @@ impl Tgtd {
                 self.log.display()
             ));
         }
-        let steps = [
-            self.admin(&[
-                "--op", "update", "--mode", "sys", "--name", "State", "-v", "offline",
-            ]),
-            self.admin(&[
-                "--mode", "target", "--op", "delete", "--force", "--tid", "1",
-            ]),
-            self.admin(&["--op", "delete", "--mode", "system"]),
-        ];
+        let mut steps = vec![self.admin(&[
+            "--op", "update", "--mode", "sys", "--name", "State", "-v", "offline",
+        ])];
+        for tid in &self.tids {
+            steps.push(self.admin(&[
+                "--mode",
+                "target",
+                "--op",
+                "delete",
+                "--force",
+                "--tid",
+                &tid.to_string(),
+            ]));
+        }
+        steps.push(self.admin(&["--op", "delete", "--mode", "system"]));
         let child = self.child.as_mut().ok_or("tgtd vanished")?;
         let ended = wait_exit(child, Duration::from_secs(5));
         kill_child(child);
@@ -684,27 +807,51 @@ const LIO_BACKSTORE: &str = "xtask_interop";
 pub(crate) const LIO_INITIATOR: &str = "iqn.2026-11.rs.iscsi:interop-initiator";
 
 /// The targetcli commands that configure LIO: a fileio backstore of
-/// `image`, a target with one LUN, a portal on 127.0.0.1:`port` only, an
-/// ACL for [`LIO_INITIATOR`] with CHAP (mutual: [`TARGET_USER`]).
+/// `image` and three targets with that LUN, each with its portal on
+/// 127.0.0.1:`port` only: [`LIO_IQN`] open to every initiator (demo mode),
+/// [`LIO_CHAP_IQN`] with an ACL for [`LIO_INITIATOR`] and CHAP, and
+/// [`LIO_MUTUAL_IQN`] with mutual CHAP ([`TARGET_USER`]).
 pub(crate) fn lio_commands(port: u16, image: &Path) -> Vec<Vec<String>> {
-    let tpg = format!("/iscsi/{LIO_IQN}/tpg1");
-    let acl = format!("{tpg}/acls/{LIO_INITIATOR}");
-    let lines = [
-        format!(
-            "/backstores/fileio create name={LIO_BACKSTORE} file_or_dev={} size=1G write_back=false",
-            image.display()
-        ),
-        format!("/iscsi create {LIO_IQN}"),
-        format!("{tpg}/luns create /backstores/fileio/{LIO_BACKSTORE}"),
-        format!("{tpg}/portals delete 0.0.0.0 3260"),
-        format!("{tpg}/portals create 127.0.0.1 {port}"),
-        format!("{tpg} set attribute authentication=1 generate_node_acls=0"),
-        format!("{tpg}/acls create {LIO_INITIATOR} add_mapped_luns=true"),
-        format!(
-            "{acl} set auth userid={CHAP_USER} password={CHAP_SECRET} \
-             mutual_userid={TARGET_USER} mutual_password={TARGET_SECRET}"
-        ),
-    ];
+    let mut lines = vec![format!(
+        "/backstores/fileio create name={LIO_BACKSTORE} file_or_dev={} size=1G write_back=false",
+        image.display()
+    )];
+    for (iqn, auth) in [
+        (LIO_IQN, None),
+        (LIO_CHAP_IQN, Some(false)),
+        (LIO_MUTUAL_IQN, Some(true)),
+    ] {
+        let tpg = format!("/iscsi/{iqn}/tpg1");
+        lines.extend([
+            format!("/iscsi create {iqn}"),
+            format!("{tpg}/luns create /backstores/fileio/{LIO_BACKSTORE}"),
+            format!("{tpg}/portals delete 0.0.0.0 3260"),
+            format!("{tpg}/portals create 127.0.0.1 {port}"),
+        ]);
+        let acl = format!("{tpg}/acls/{LIO_INITIATOR}");
+        match auth {
+            None => lines.push(format!(
+                "{tpg} set attribute authentication=0 generate_node_acls=1 \
+                 demo_mode_write_protect=0 cache_dynamic_acls=1"
+            )),
+            Some(mutual) => {
+                lines.push(format!(
+                    "{tpg} set attribute authentication=1 generate_node_acls=0"
+                ));
+                lines.push(format!(
+                    "{tpg}/acls create {LIO_INITIATOR} add_mapped_luns=true"
+                ));
+                lines.push(format!(
+                    "{acl} set auth userid={CHAP_USER} password={CHAP_SECRET}"
+                ));
+                if mutual {
+                    lines.push(format!(
+                        "{acl} set auth mutual_userid={TARGET_USER} mutual_password={TARGET_SECRET}"
+                    ));
+                }
+            }
+        }
+    }
     lines
         .iter()
         .map(|l| l.split_whitespace().map(str::to_owned).collect())
@@ -741,9 +888,20 @@ impl Lio {
                     lun: 0,
                     size: GIB,
                 },
-                chap: None,
-                mutual: None,
+                chap: Some(LunRef {
+                    iqn: LIO_CHAP_IQN.to_owned(),
+                    lun: 0,
+                    size: GIB,
+                }),
+                mutual: Some(LunRef {
+                    iqn: LIO_MUTUAL_IQN.to_owned(),
+                    lun: 0,
+                    size: GIB,
+                }),
                 vendor: "LIO-ORG",
+                others: Vec::new(),
+                extra_ports: Vec::new(),
+                initiator_name: Some(LIO_INITIATOR),
             },
         };
         create_thick_file(&lio.image, GIB)?;
@@ -775,14 +933,14 @@ impl Peer for Lio {
 
 impl Drop for Lio {
     fn drop(&mut self) {
-        for args in [
-            vec!["/iscsi".to_owned(), "delete".to_owned(), LIO_IQN.to_owned()],
-            vec![
-                "/backstores/fileio".to_owned(),
-                "delete".to_owned(),
-                LIO_BACKSTORE.to_owned(),
-            ],
-        ] {
+        let targets = [LIO_IQN, LIO_CHAP_IQN, LIO_MUTUAL_IQN]
+            .map(|iqn| vec!["/iscsi".to_owned(), "delete".to_owned(), iqn.to_owned()]);
+        let backstore = vec![
+            "/backstores/fileio".to_owned(),
+            "delete".to_owned(),
+            LIO_BACKSTORE.to_owned(),
+        ];
+        for args in targets.into_iter().chain([backstore]) {
             let _ = util::capture(util::timed(30, "targetcli").args(&args));
         }
         let _ = fs::remove_file(&self.image);
@@ -1047,11 +1205,31 @@ mod tests {
                 .iter()
                 .any(|l| l.ends_with("portals create 127.0.0.1 4000"))
         );
-        assert!(lines.iter().any(|l| l.contains("authentication=1")));
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| l.ends_with("portals create 127.0.0.1 4000"))
+                .count(),
+            3,
+            "three targets, each on the loopback portal only"
+        );
         assert!(
             lines
                 .iter()
-                .any(|l| l.contains("userid=interop password=interop-secret-1"))
+                .any(|l| l.contains("authentication=0 generate_node_acls=1"))
         );
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| l.contains("authentication=1"))
+                .count(),
+            2
+        );
+        assert!(lines.iter().any(|l| l.ends_with(
+            "interop-lio-chap/tpg1/acls/iqn.2026-11.rs.iscsi:interop-initiator set auth userid=interop password=interop-secret-1"
+        )));
+        assert!(lines.iter().any(|l| l.ends_with(
+            "interop-lio-mutual/tpg1/acls/iqn.2026-11.rs.iscsi:interop-initiator set auth mutual_userid=interop-target mutual_password=interop-target-2"
+        )));
     }
 }
