@@ -25,6 +25,15 @@ pub(crate) enum Stage {
     Operational,
 }
 
+/// Declarations naming the session: an identical repeat of one of these in
+/// a later login PDU is ignored, not refused.
+const IDENTITY_KEYS: [&str; 4] = [
+    "InitiatorName",
+    "InitiatorAlias",
+    "TargetName",
+    "SessionType",
+];
+
 #[derive(Clone, Debug)]
 pub(crate) struct Negotiator {
     role: Role,
@@ -34,8 +43,9 @@ pub(crate) struct Negotiator {
     offered: BTreeMap<&'static str, String>,
     /// Keys settled (either way) → value in force.
     settled: BTreeMap<&'static str, String>,
-    /// Keys the peer sent (offers or declarations), for renegotiation checks.
-    peer_sent: BTreeSet<String>,
+    /// Keys the peer sent (offers or declarations) with their first value,
+    /// for renegotiation checks.
+    peer_sent: BTreeMap<String, String>,
     /// Declarations we made.
     declared: BTreeSet<&'static str>,
     /// Pairs to send in the next PDU.
@@ -52,7 +62,7 @@ impl Negotiator {
             session_type: SessionType::Normal,
             offered: BTreeMap::new(),
             settled: BTreeMap::new(),
-            peer_sent: BTreeSet::new(),
+            peer_sent: BTreeMap::new(),
             declared: BTreeSet::new(),
             replies: Vec::new(),
             peer_declarations: BTreeMap::new(),
@@ -103,7 +113,7 @@ impl Negotiator {
         if !self.relevant(def)
             || self.settled.contains_key(key)
             || self.offered.contains_key(key)
-            || self.peer_sent.contains(key)
+            || self.peer_sent.contains_key(key)
         {
             return;
         }
@@ -195,11 +205,24 @@ impl Negotiator {
         if let Some(ours) = self.offered.remove(def.name) {
             return self.answer(def, &ours, value);
         }
-        if def.name != "TargetAddress" && !self.peer_sent.insert(def.name.to_owned()) {
-            return Err(LoginError::negotiation(
-                key,
-                "the key was sent twice in one login (RFC 7143 §6.2)",
-            ));
+        if def.name != "TargetAddress" {
+            match self.peer_sent.get(def.name) {
+                // libiscsi repeats InitiatorName and SessionType in its first
+                // operational PDU after AuthMethod=None; LIO and tgtd accept
+                // the same value again. A changed value is a redeclaration.
+                Some(first) if IDENTITY_KEYS.contains(&def.name) && first == value => {
+                    return Ok(());
+                }
+                Some(_) => {
+                    return Err(LoginError::negotiation(
+                        key,
+                        "the key was sent twice in one login (RFC 7143 §6.2)",
+                    ));
+                }
+                None => {
+                    self.peer_sent.insert(def.name.to_owned(), value.to_owned());
+                }
+            }
         }
         if self.settled.contains_key(def.name) {
             return Err(LoginError::negotiation(

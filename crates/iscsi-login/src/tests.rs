@@ -1155,6 +1155,43 @@ fn appendix_b_auth_method_none_in_security_stage() {
     assert!(t.is_complete());
 }
 
+/// libiscsi (1.19, a user set, AuthMethod=None answered) sends
+/// InitiatorName, TargetName and SessionType again in its first
+/// operational PDU: the same values are accepted, a changed one is not.
+#[test]
+fn identical_identity_keys_may_be_repeated_after_auth_method_none() {
+    let policy = Policy::new(AuthConfig::none());
+    let first = [
+        ("InitiatorName", INITIATOR),
+        ("TargetName", TARGET),
+        ("SessionType", "Normal"),
+        ("AuthMethod", "CHAP,None"),
+    ];
+    for (repeat, accepted) in [(INITIATOR, true), ("iqn.2026-11.other:init", false)] {
+        let mut t = TargetLogin::new(
+            TargetLoginConfig::default(),
+            Box::new(FixedChallengeSource::new(1)),
+        );
+        t.handle_pdu(&request(0, 1, true, &first), &policy).unwrap();
+        let resp = t.poll_transmit().unwrap();
+        assert_eq!(text_of(&resp).get("AuthMethod"), Some("None"));
+        let second = [
+            ("InitiatorName", repeat),
+            ("TargetName", TARGET),
+            ("SessionType", "Normal"),
+            ("HeaderDigest", "None"),
+        ];
+        let result = t.handle_pdu(&request(1, 3, true, &second), &policy);
+        if accepted {
+            result.unwrap();
+            assert!(t.is_complete());
+        } else {
+            assert!(result.is_err());
+            assert_status(&mut t, LoginStatus::INITIATOR_ERROR);
+        }
+    }
+}
+
 #[test]
 fn sequence_numbers_follow_rfc7143_11_12() {
     let c = creds("alice", "alice-secret-1");
