@@ -118,6 +118,9 @@ pub struct Response {
     pub sense: Option<Sense>,
     /// The format the sense data is sent in (D_SENSE of the Control page).
     pub sense_format: SenseFormat,
+    /// The backend's error behind a MEDIUM ERROR (the OS error text), for
+    /// the target's log: the initiator sees only the sense data.
+    pub backend_error: Option<String>,
 }
 
 impl Response {
@@ -129,6 +132,7 @@ impl Response {
             data,
             sense: None,
             sense_format: SenseFormat::Fixed,
+            backend_error: None,
         }
     }
 
@@ -140,6 +144,7 @@ impl Response {
             data: Bytes::new(),
             sense: Some(sense),
             sense_format: format,
+            backend_error: None,
         }
     }
 
@@ -151,6 +156,18 @@ impl Response {
             data: Bytes::new(),
             sense: None,
             sense_format: SenseFormat::Fixed,
+            backend_error: None,
+        }
+    }
+
+    fn failed(fail: Fail, format: SenseFormat) -> Self {
+        match fail {
+            Fail::Check(sense) => Self::check(sense, format),
+            Fail::Medium(sense, cause) => Self {
+                backend_error: Some(cause),
+                ..Self::check(sense, format)
+            },
+            Fail::Conflict => Self::status(Status::RESERVATION_CONFLICT),
         }
     }
 
@@ -232,6 +249,8 @@ pub enum ResetKind {
 #[derive(Debug)]
 pub(crate) enum Fail {
     Check(Sense),
+    /// MEDIUM ERROR sense and the backend error behind it.
+    Medium(Sense, String),
     Conflict,
 }
 
@@ -331,8 +350,13 @@ fn truncate(data: impl Into<Bytes>, alloc: usize) -> Bytes {
     data
 }
 
-fn medium_error(asc: Asc, lba: u64) -> Fail {
-    Fail::Check(Sense::new(SenseKey::MEDIUM_ERROR, asc).with_information(lba))
+/// MEDIUM ERROR with the failing LBA; the backend's error travels on to
+/// [`Response::backend_error`] for the log.
+fn medium_error(cause: &dyn std::fmt::Display, asc: Asc, lba: u64) -> Fail {
+    Fail::Medium(
+        Sense::new(SenseKey::MEDIUM_ERROR, asc).with_information(lba),
+        cause.to_string(),
+    )
 }
 
 fn illegal(asc: Asc) -> Fail {
@@ -584,8 +608,7 @@ impl LogicalUnit {
         };
         match outcome {
             Ok(data) => Response::good(data),
-            Err(Fail::Check(sense)) => Response::check(sense, format),
-            Err(Fail::Conflict) => Response::status(Status::RESERVATION_CONFLICT),
+            Err(fail) => Response::failed(fail, format),
         }
     }
 
@@ -945,7 +968,7 @@ impl LogicalUnit {
         buf.resize(len, 0);
         self.backend
             .read_at(lba * u64::from(self.block_size), &mut buf)
-            .map_err(|_| medium_error(Asc::UNRECOVERED_READ_ERROR, lba))?;
+            .map_err(|e| medium_error(&e, Asc::UNRECOVERED_READ_ERROR, lba))?;
         Ok(buf)
     }
 
@@ -996,11 +1019,11 @@ impl LogicalUnit {
         }
         self.backend
             .write_vectored_at(lba * u64::from(self.block_size), &slices)
-            .map_err(|_| medium_error(Asc::WRITE_ERROR, lba))?;
+            .map_err(|e| medium_error(&e, Asc::WRITE_ERROR, lba))?;
         if fua && lock(&self.mode).wce {
             self.backend
                 .flush()
-                .map_err(|_| medium_error(Asc::WRITE_ERROR, lba))?;
+                .map_err(|e| medium_error(&e, Asc::WRITE_ERROR, lba))?;
         }
         Ok(())
     }
@@ -1092,7 +1115,7 @@ impl LogicalUnit {
         }
         self.backend
             .write_at(lba * u64::from(self.block_size), &current)
-            .map_err(|_| medium_error(Asc::WRITE_ERROR, lba))?;
+            .map_err(|e| medium_error(&e, Asc::WRITE_ERROR, lba))?;
         Ok(Bytes::new())
     }
 
@@ -1148,7 +1171,7 @@ impl LogicalUnit {
         self.check_range(lba, blocks, 0)?;
         self.backend
             .flush()
-            .map_err(|_| medium_error(Asc::WRITE_ERROR, lba))?;
+            .map_err(|e| medium_error(&e, Asc::WRITE_ERROR, lba))?;
         Ok(Bytes::new())
     }
 
@@ -1164,8 +1187,7 @@ impl LogicalUnit {
             // GOOD rather than CONDITION MET: initiators (libiscsi's
             // conformance suite among them) expect GOOD.
             Ok(()) => Response::good(Bytes::new()),
-            Err(Fail::Check(sense)) => Response::check(sense, format),
-            Err(Fail::Conflict) => Response::status(Status::RESERVATION_CONFLICT),
+            Err(fail) => Response::failed(fail, format),
         }
     }
 
@@ -1219,7 +1241,7 @@ impl LogicalUnit {
         } else {
             self.backend.write_same(offset, blocks, &block)
         };
-        result.map_err(|_| medium_error(Asc::WRITE_ERROR, lba))?;
+        result.map_err(|e| medium_error(&e, Asc::WRITE_ERROR, lba))?;
         Ok(Bytes::new())
     }
 
@@ -1271,7 +1293,7 @@ impl LogicalUnit {
             if n > 0 {
                 self.backend
                     .unmap(lba * bs, n * bs)
-                    .map_err(|_| medium_error(Asc::WRITE_ERROR, lba))?;
+                    .map_err(|e| medium_error(&e, Asc::WRITE_ERROR, lba))?;
             }
         }
         Ok(Bytes::new())
@@ -1308,11 +1330,11 @@ impl LogicalUnit {
         }
         self.backend
             .write_at(lba * u64::from(self.block_size), write)
-            .map_err(|_| medium_error(Asc::WRITE_ERROR, lba))?;
+            .map_err(|e| medium_error(&e, Asc::WRITE_ERROR, lba))?;
         if f.bit(1, 0x08) && lock(&self.mode).wce {
             self.backend
                 .flush()
-                .map_err(|_| medium_error(Asc::WRITE_ERROR, lba))?;
+                .map_err(|e| medium_error(&e, Asc::WRITE_ERROR, lba))?;
         }
         Ok(Bytes::new())
     }
@@ -1332,7 +1354,7 @@ impl LogicalUnit {
             let (mapped, run) = self
                 .backend
                 .mapping(at * bs)
-                .map_err(|_| medium_error(Asc::UNRECOVERED_READ_ERROR, at))?;
+                .map_err(|e| medium_error(&e, Asc::UNRECOVERED_READ_ERROR, at))?;
             let n = (run / bs).clamp(1, self.blocks - at);
             descriptors.push((at, n, mapped));
             at += n;

@@ -241,14 +241,22 @@ fn backend_errors_become_medium_errors() {
     let r = lu.execute(&Request::new(&n, &cdb10(0x28, 0, 7, 1), &[]));
     let s = assert_sense(&r, SenseKey::MEDIUM_ERROR, Asc::UNRECOVERED_READ_ERROR);
     assert_eq!(s.information, Some(7));
+    // The OS error is kept for the target's log.
+    assert_eq!(r.backend_error.as_deref(), Some("disk on fire"));
     let r = lu.execute(&Request::new(
         &n,
         &cdb10(0x2a, 0, 3, 1),
         &[Bytes::from(vec![0u8; 512])],
     ));
     assert_sense(&r, SenseKey::MEDIUM_ERROR, Asc::WRITE_ERROR);
+    assert_eq!(r.backend_error.as_deref(), Some("disk on fire"));
     let r = lu.execute(&Request::new(&n, &cdb10(0x35, 0, 0, 0), &[]));
     assert_sense(&r, SenseKey::MEDIUM_ERROR, Asc::WRITE_ERROR);
+    assert_eq!(r.backend_error.as_deref(), Some("disk on fire"));
+    // Other failures carry none.
+    let r = lu.execute(&Request::new(&n, &cdb10(0x28, 0, 1 << 30, 1), &[]));
+    assert_sense(&r, SenseKey::ILLEGAL_REQUEST, Asc::LBA_OUT_OF_RANGE);
+    assert_eq!(r.backend_error, None);
 }
 
 #[test]

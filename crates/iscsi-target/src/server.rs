@@ -828,6 +828,7 @@ fn execute(
     };
     if unit.inline {
         let response = unit.lu.execute(&request(nexus, &task));
+        log_backend_error(nexus, &task, &response);
         engine.complete(task.itt, &response);
     } else {
         let lu = unit.lu.clone();
@@ -835,8 +836,23 @@ fn execute(
         let done = done.clone();
         tokio::task::spawn_blocking(move || {
             let response = lu.execute(&request(&nexus, &task));
+            log_backend_error(&nexus, &task, &response);
             let _ = done.send((task.itt, response));
         });
+    }
+}
+
+/// A MEDIUM ERROR's cause goes to the log: the initiator only sees the
+/// sense data, the operator needs the OS error.
+fn log_backend_error(nexus: &Nexus, task: &ScsiTask, response: &Response) {
+    if let Some(error) = &response.backend_error {
+        tracing::error!(
+            initiator = %nexus.initiator_port,
+            lun = ?task.lun.index(),
+            opcode = format_args!("{:#04x}", task.cdb.first().copied().unwrap_or(0)),
+            %error,
+            "backend I/O failed; answered CHECK CONDITION, MEDIUM ERROR"
+        );
     }
 }
 
