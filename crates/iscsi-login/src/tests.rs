@@ -929,6 +929,57 @@ fn status_0200_renegotiation_wrong_stage_and_wrong_sender() {
     assert_status(&mut t, LoginStatus::INITIATOR_ERROR);
 }
 
+/// The keys initiators rarely send, each answered as its RFC section says.
+#[test]
+fn rarely_sent_keys_get_the_answers_their_sections_give() {
+    let policy = Policy::new(AuthConfig::none());
+    let mut t = TargetLogin::new(
+        TargetLoginConfig::default(),
+        Box::new(FixedChallengeSource::new(1)),
+    );
+    let pairs = [
+        ("InitiatorName", INITIATOR),
+        ("TargetName", TARGET),
+        ("InitiatorAlias", "host-a"),
+        ("MaxConnections", "4"),
+        ("DefaultTime2Retain", "20"),
+        ("DataPDUInOrder", "No"),
+        ("DataSequenceInOrder", "No"),
+        ("TaskReporting", "ResponseFence,RFC3720"),
+        ("iSCSIProtocolLevel", "1"),
+        ("IFMarker", "Yes"),
+        ("OFMarker", "No"),
+        ("IFMarkInt", "2048"),
+        ("OFMarkInt", "1~65535"),
+    ];
+    t.handle_pdu(&request(1, 3, true, &pairs), &policy).unwrap();
+    let resp = t.poll_transmit().unwrap();
+    let answers = text_of(&resp);
+    let answer = |k: &str| answers.get(k).map(str::to_owned);
+    // §13.2 MaxConnections: the lower value (sessions have one connection).
+    assert_eq!(answer("MaxConnections").as_deref(), Some("1"));
+    // §13.11 DefaultTime2Retain: the lower value; 0 at ErrorRecoveryLevel 0.
+    assert_eq!(answer("DefaultTime2Retain").as_deref(), Some("0"));
+    // §13.18/§13.19: OR, and the target wants order.
+    assert_eq!(answer("DataPDUInOrder").as_deref(), Some("Yes"));
+    assert_eq!(answer("DataSequenceInOrder").as_deref(), Some("Yes"));
+    // §13.23 TaskReporting: the first value the target supports.
+    assert_eq!(answer("TaskReporting").as_deref(), Some("RFC3720"));
+    // RFC 7144 §2.1 iSCSIProtocolLevel: the lower value.
+    let level = answer("iSCSIProtocolLevel").expect("iSCSIProtocolLevel answered");
+    assert!(matches!(level.as_str(), "0" | "1"), "{level}");
+    // §13.26 obsolete markers: Reject (IFMarker/OFMarker may get No).
+    for key in ["IFMarker", "OFMarker"] {
+        let a = answer(key).expect("markers answered");
+        assert!(matches!(a.as_str(), "Reject" | "No"), "{key}={a}");
+    }
+    assert_eq!(answer("IFMarkInt").as_deref(), Some("Reject"));
+    assert_eq!(answer("OFMarkInt").as_deref(), Some("Reject"));
+    // A declaration: no answer.
+    assert_eq!(answer("InitiatorAlias"), None);
+    assert!(t.is_complete());
+}
+
 #[test]
 fn unknown_and_extension_keys_are_not_understood() {
     let policy = Policy::new(AuthConfig::none());

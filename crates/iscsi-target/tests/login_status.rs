@@ -43,6 +43,44 @@ fn status_of(target: &TestTarget, pairs: &[(&str, &str)]) -> LoginStatus {
 }
 
 #[test]
+fn status_0200_initiator_error() {
+    let target = TestTarget::start(config());
+    // A key sent twice in one login (RFC 7143 §6.2).
+    assert_eq!(
+        status_of(
+            &target,
+            &[
+                ("InitiatorName", INITIATOR),
+                ("TargetName", RAM),
+                ("MaxBurstLength", "65536"),
+                ("MaxBurstLength", "8192"),
+            ]
+        ),
+        LoginStatus::INITIATOR_ERROR
+    );
+    // A key only the target may send.
+    assert_eq!(
+        status_of(
+            &target,
+            &[
+                ("InitiatorName", INITIATOR),
+                ("TargetName", RAM),
+                ("TargetPortalGroupTag", "1"),
+            ]
+        ),
+        LoginStatus::INITIATOR_ERROR
+    );
+    // And a login that is fine succeeds (0x0000).
+    assert_eq!(
+        status_of(
+            &target,
+            &[("InitiatorName", INITIATOR), ("TargetName", RAM)]
+        ),
+        LoginStatus::SUCCESS
+    );
+}
+
+#[test]
 fn status_0201_authentication_failure() {
     let target = TestTarget::start(config());
     // No authentication offered to a CHAP target.
@@ -161,6 +199,28 @@ fn status_0207_missing_initiator_name_and_target_name() {
         status_of(&target, &[("InitiatorName", INITIATOR)]),
         LoginStatus::MISSING_PARAMETER
     );
+}
+
+#[test]
+fn status_0208_cant_include_in_session() {
+    let target = TestTarget::start(config());
+    let session = login(target.addr, normal(RAM, 0x208)).unwrap();
+    // A second connection for the session (its ISID and TSIH): sessions
+    // have one connection here (MaxConnections=1).
+    let mut req = login_request(
+        1,
+        3,
+        true,
+        &[("InitiatorName", INITIATOR), ("TargetName", RAM)],
+    );
+    if let Bhs::LoginRequest(h) = &mut req.bhs {
+        h.isid = session.params.isid;
+        h.tsih = session.params.tsih;
+        h.cid = iscsi_pdu::Cid(1);
+    }
+    let (h, _, _) = raw_login(target.addr, &req);
+    assert_eq!(h.status, LoginStatus::CANT_INCLUDE_IN_SESSION);
+    drop(session);
 }
 
 #[test]
