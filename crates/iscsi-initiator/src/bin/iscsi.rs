@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
 use iscsi_initiator::client::{self, Error, LoginOptions, Session, discover, login};
 use iscsi_initiator::probe::{ProbeOptions, probe};
 use iscsi_initiator::url::{IscsiUrl, Portal};
-use iscsi_login::InitiatorAuth;
+use iscsi_login::{DigestPolicy, InitiatorAuth, OperationalConfig};
 use serde::Serialize;
 
 /// `println!` that ends the program quietly when stdout is closed early
@@ -51,6 +51,15 @@ struct Args {
     /// Time allowed to connect and log in, ms.
     #[arg(long, global = true, default_value_t = 10_000)]
     timeout: u64,
+    /// MaxRecvDataSegmentLength to declare, bytes (512 to 16777215).
+    #[arg(long, global = true, value_parser = clap::value_parser!(u32).range(512..=16_777_215))]
+    max_recv_data_segment_length: Option<u32>,
+    /// Require CRC32C header digests.
+    #[arg(long, global = true)]
+    header_digest: bool,
+    /// Require CRC32C data digests.
+    #[arg(long, global = true)]
+    data_digest: bool,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -79,21 +88,21 @@ struct Chap {
 enum Cmd {
     /// List the targets a portal offers (SendTargets=All).
     Discover {
-        /// host[:port]
+        /// The portal: host or host:port (default port 3260)
         portal: String,
         #[command(flatten)]
         chap: Chap,
     },
     /// List targets with their LUNs, sizes and vendors.
     Ls {
-        /// host[:port]
+        /// The portal: host or host:port (default port 3260)
         portal: String,
         #[command(flatten)]
         chap: Chap,
     },
     /// Log into a portal (Discovery, or Normal with --target) and report.
     Probe {
-        /// host[:port]
+        /// The portal: host or host:port (default port 3260)
         portal: String,
         /// Log into this target (Normal session).
         #[arg(long)]
@@ -103,7 +112,7 @@ enum Cmd {
     },
     /// INQUIRY: standard data, or a VPD page.
     Inquiry {
-        /// iscsi://[user[%secret]@]host[:port]/iqn/lun
+        /// `iscsi://[user[%secret]@]host[:port]/iqn/lun`
         url: String,
         /// VPD page code (0x83, 131, ...).
         #[arg(long, value_parser = parse_u8)]
@@ -262,7 +271,8 @@ fn portal_options(
         None => LoginOptions::discovery(portal),
     }
     .with_initiator_name(args.initiator_name.clone())
-    .with_timeout(Duration::from_millis(args.timeout));
+    .with_timeout(Duration::from_millis(args.timeout))
+    .with_operational(operational(args, OperationalConfig::default()));
     if let Some(user) = &chap.chap {
         let creds = client::credentials(user, &secret(chap, &chap.secret_env)?)?;
         o = o.with_auth(match &chap.target_user {
@@ -278,11 +288,27 @@ fn portal_options(
     Ok(o)
 }
 
+/// The operational proposals the global options ask for, on top of `base`.
+fn operational(args: &Args, base: OperationalConfig) -> OperationalConfig {
+    let mut o = base;
+    if let Some(n) = args.max_recv_data_segment_length {
+        o = o.with_max_recv_data_segment_length(n);
+    }
+    if args.header_digest {
+        o = o.with_header_digest(DigestPolicy::Require);
+    }
+    if args.data_digest {
+        o = o.with_data_digest(DigestPolicy::Require);
+    }
+    o
+}
+
 async fn session_for(args: &Args, url: &str) -> Result<(Session, IscsiUrl), Fail> {
     let url = IscsiUrl::parse(url).map_err(|e| bad_args(e.to_string()))?;
     let mut o = LoginOptions::from_url(&url)?
         .with_initiator_name(args.initiator_name.clone())
         .with_timeout(Duration::from_millis(args.timeout));
+    o.operational = operational(args, o.operational);
     if url.user.is_some() && url.secret.is_none() {
         let s = std::env::var("ISCSI_SECRET")
             .map_err(|_| bad_args("no secret in the URL: set $ISCSI_SECRET"))?;
@@ -482,6 +508,7 @@ async fn run(args: &Args) -> Result<u8, Fail> {
             o.initiator_name.clone_from(&args.initiator_name);
             o.target.clone_from(target);
             o.timeout = Duration::from_millis(args.timeout);
+            o.operational = operational(args, OperationalConfig::default());
             if let Some(user) = &chap.chap {
                 o.chap = Some((user.clone(), secret(chap, &chap.secret_env)?));
                 if let Some(tu) = &chap.target_user {
