@@ -30,6 +30,8 @@ pub struct ProbeOptions {
     pub mutual: Option<(String, String)>,
     /// Time allowed for the whole probe.
     pub timeout: Duration,
+    /// Operational proposals (digests, MaxRecvDataSegmentLength, ...).
+    pub operational: iscsi_login::OperationalConfig,
 }
 
 impl ProbeOptions {
@@ -43,6 +45,7 @@ impl ProbeOptions {
             chap: None,
             mutual: None,
             timeout: Duration::from_secs(10),
+            operational: iscsi_login::OperationalConfig::default(),
         }
     }
 }
@@ -191,7 +194,8 @@ async fn run(options: &ProbeOptions, report: &mut ProbeReport) -> Result<(), Err
     };
     login_options = login_options
         .with_initiator_name(options.initiator_name.clone())
-        .with_timeout(options.timeout);
+        .with_timeout(options.timeout)
+        .with_operational(options.operational.clone());
     if let Some((user, secret)) = &options.chap {
         let creds = credentials(user, secret)?;
         login_options = login_options.with_auth(match &options.mutual {
