@@ -1,12 +1,12 @@
 //! `cargo xtask ci`: every check the project has, in one command, with one
-//! summary line per step. Missing tools are installed first. The last step
-//! is `cargo xtask interop` (all peers, full conformance run) unless
-//! `--no-interop` is given.
+//! summary line per step. Missing tools are installed first. The last
+//! steps are `cargo xtask interop` (all peers, full conformance run) and a
+//! `cargo xtask bench --quick` smoke run, unless `--no-interop` is given.
 
 use std::env;
 
 use crate::util::{self, Result, Steps};
-use crate::{fuzz, interop};
+use crate::{bench, fuzz, interop};
 
 /// Crates that must not depend on tokio or async-trait (sans-IO cores).
 pub(crate) const CORE_CRATES: &[&str] = &["iscsi-pdu", "iscsi-login", "iscsi-scsi"];
@@ -129,10 +129,17 @@ pub(crate) fn main(args: &[String]) -> Result {
     });
 
     if skip_interop {
-        steps.note("--no-interop: the interop suite was not run; this is not a full CI pass");
+        steps.note(
+            "--no-interop: the interop suite and the bench smoke run were not run; \
+             this is not a full CI pass",
+        );
     } else {
         // The full conformance run (about 2 minutes here), not --quick.
         steps.step("interop", || interop::run(interop::Options::default()));
+        // Only that the harness works: --quick figures meet no goals.
+        steps.step("bench --quick", || {
+            bench::run(bench::Options::quick()).map(|report| format!("harness works; {report}"))
+        });
     }
 
     steps.finish("cargo xtask ci")

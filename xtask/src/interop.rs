@@ -357,7 +357,7 @@ pub(crate) fn run(options: Options) -> Result<String> {
 }
 
 /// The cargo target directory (`CARGO_TARGET_DIR` or `ROOT/target`).
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     let root = util::root();
     env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |d| root.join(d))
 }
@@ -410,7 +410,7 @@ pub(crate) struct Binaries {
 const BUILD: &str = "cargo build --release -p iscsi-target -p iscsi-initiator --locked";
 
 /// Builds `iscsi-target` and `iscsi` in release mode (unless `build` is false).
-fn build_binaries(build: bool) -> Result<(Binaries, String)> {
+pub(crate) fn build_binaries(build: bool) -> Result<(Binaries, String)> {
     let release = target_dir().join("release");
     let binaries = Binaries {
         target: release.join("iscsi-target"),
@@ -640,7 +640,7 @@ fn check_header_digest(_: &mut Session, peer: &mut dyn Peer) -> Result<String> {
 }
 
 /// The last "iops average N" figure of iscsi-perf's output.
-fn perf_iops(text: &str) -> Option<u64> {
+pub(crate) fn perf_iops(text: &str) -> Option<u64> {
     text.rsplit("iops average ")
         .next()
         .filter(|_| text.contains("iops average "))

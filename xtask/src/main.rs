@@ -4,8 +4,12 @@
 //!   interop against real peers.
 //! - `interop [--peer ours|tgt|targetcli|all] [--quick]`: our stack against
 //!   third-party iSCSI peers (libiscsi, qemu, tgtd, LIO) on 127.0.0.1.
+//! - `bench [--quick] [--micro]`: our target side by side with tgtd under
+//!   qemu-img bench, iscsi-perf and our `iscsi bench`; report and chart.
 //! - `fuzz [TARGET ...] [--seconds N]`: run the fuzzers for longer.
 
+mod bench;
+mod chart;
 mod ci;
 mod cunit;
 mod fuzz;
@@ -21,10 +25,13 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   ci [--no-interop]               every check: fmt, clippy, tests, docs, cargo-deny,
-                                  layering, fuzz smoke, interop
+                                  layering, fuzz smoke, interop, bench --quick
   interop [--peer ours|tgt|targetcli|all] [--quick] [--no-build]
                                   our target against libiscsi, qemu and the
                                   iscsi-test-cu suite; tgtd as the reference
+  bench [--quick] [--micro] [--rounds N] [--seconds S] [--no-build]
+                                  ours vs tgtd: qemu-img bench, iscsi-perf, iscsi bench;
+                                  target/bench/report.md and report.png
   fuzz [TARGET ...] [--seconds N] run fuzz targets (all by default; 60 s each)
 ";
 
@@ -35,6 +42,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = match command.as_str() {
+        "bench" => bench::main(rest),
         "ci" => ci::main(rest),
         "fuzz" => fuzz::main(rest),
         "interop" => interop::main(rest),

@@ -673,6 +673,11 @@ impl Tgtd {
         .success()
     }
 
+    /// Process id of tgtd, while it runs.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Management channel and image, for the report.
     pub(crate) fn describe(&self) -> String {
         format!(
