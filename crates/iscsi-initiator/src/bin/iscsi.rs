@@ -23,6 +23,10 @@ use iscsi_initiator::url::{IscsiUrl, Portal};
 use iscsi_login::{DigestPolicy, InitiatorAuth, OperationalConfig};
 use serde::Serialize;
 
+/// mimalloc keeps freed buffers for reuse (large Data-In buffers included).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `println!` that ends the program quietly when stdout is closed early
 /// (`iscsi ... | head`), as a Unix filter should, instead of panicking.
 macro_rules! out {
