@@ -8,6 +8,8 @@
 //! - `client` (feature `runtime`, on by default): tokio — [`client::login`],
 //!   [`client::discover`], [`client::Session`] with typed SCSI helpers, and
 //!   [`client::PduReader`]; `probe` builds the JSON report of `iscsi probe`.
+//! - `probe_server` (feature `probe-server`, on by default): the HTTP API
+//!   of `iscsi probe-server` (`POST /api/iscsi/discover`, `/api/iscsi/login`).
 //!
 //! ```no_run
 //! # #[cfg(feature = "runtime")]
@@ -42,3 +44,5 @@ pub mod url;
 pub mod client;
 #[cfg(feature = "runtime")]
 pub mod probe;
+#[cfg(feature = "probe-server")]
+pub mod probe_server;

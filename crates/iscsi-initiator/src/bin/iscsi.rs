@@ -189,6 +189,21 @@ enum Cmd {
         #[arg(long)]
         span: Option<String>,
     },
+    /// Serve the probe API over HTTP: POST /api/iscsi/discover and
+    /// /api/iscsi/login, GET /healthz and /openapi.json.
+    ProbeServer {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8260")]
+        listen: std::net::SocketAddr,
+        /// Networks probes may connect to, as CIDR (repeatable; default
+        /// 127.0.0.0/8 and ::1/128). Names are resolved once and the
+        /// address is checked, then connected to.
+        #[arg(long = "allow", value_name = "CIDR")]
+        allow: Vec<ipnet::IpNet>,
+        /// Probes running at once.
+        #[arg(long, default_value_t = 16)]
+        max_concurrent: usize,
+    },
 }
 
 fn parse_u8(s: &str) -> Result<u8, String> {
@@ -724,6 +739,71 @@ async fn run(args: &Args) -> Result<u8, Fail> {
             seconds,
             span,
         } => bench(args, url, rw, bs, *qd, *seconds, span.as_deref()).await,
+        Cmd::ProbeServer {
+            listen,
+            allow,
+            max_concurrent,
+        } => probe_server(args, *listen, allow, *max_concurrent).await,
+    }
+}
+
+async fn probe_server(
+    args: &Args,
+    listen: std::net::SocketAddr,
+    allow: &[ipnet::IpNet],
+    max_concurrent: usize,
+) -> Result<u8, Fail> {
+    use iscsi_initiator::probe_server::{ServerConfig, loopback, serve};
+    if max_concurrent == 0 {
+        return Err(bad_args("--max-concurrent must be at least 1"));
+    }
+    let mut config = ServerConfig::default();
+    config.allow = if allow.is_empty() {
+        loopback()
+    } else {
+        allow.to_vec()
+    };
+    config.max_concurrent = max_concurrent;
+    config
+        .default_initiator_name
+        .clone_from(&args.initiator_name);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Fail {
+            code: 1,
+            message: format!("cannot listen on {listen}: {e}"),
+        })?;
+    let bound = listener.local_addr().map_err(|e| Fail {
+        code: 1,
+        message: e.to_string(),
+    })?;
+    let allowed: Vec<String> = config.allow.iter().map(ToString::to_string).collect();
+    eprintln!(
+        "iscsi probe-server: listening on http://{bound} (probes allowed to {})",
+        allowed.join(", ")
+    );
+    serve(listener, config, shutdown_signal())
+        .await
+        .map_err(|e| Fail {
+            code: 1,
+            message: format!("probe-server: {e}"),
+        })?;
+    Ok(0)
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
     }
 }
 
