@@ -184,8 +184,30 @@ async fn body_json<T: for<'de> Deserialize<'de>>(request: Request) -> Result<T, 
                 format!("the request body is over {MAX_BODY} bytes"),
             )
         })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+    let invalid =
+        |e: serde_json::Error| error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}"));
+    let value: Value = serde_json::from_slice(&bytes).map_err(invalid)?;
+    // An explicit null is not an omitted field: the schema has no nullable
+    // request fields.
+    if let Some((key, _)) = value
+        .as_object()
+        .and_then(|o| o.iter().find(|(_, v)| v.is_null()))
+    {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("{key} must not be null (leave it out for the default)"),
+        ));
+    }
+    serde_json::from_value(value).map_err(invalid)
+}
+
+/// A host name or address as the schema's pattern allows: letters, digits,
+/// `.`, `-`, `_`, and for IPv6 `:` and brackets; at most 253 bytes.
+fn valid_host(host: &str) -> bool {
+    (1..=253).contains(&host.len())
+        && host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
+        })
 }
 
 /// The fields both endpoints share, checked.
@@ -204,10 +226,9 @@ fn common(
     initiator_name: Option<String>,
 ) -> Result<Common, ApiError> {
     let host = host
-        .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .ok_or_else(|| error(StatusCode::BAD_REQUEST, "host is required"))?;
-    if host.len() > 253 || host.contains(|c: char| c.is_whitespace() || c == '/' || c == '@') {
+    if !valid_host(&host) {
         return Err(error(
             StatusCode::BAD_REQUEST,
             "host is not a host name or address",
@@ -430,6 +451,16 @@ async fn login(State(state): State<Arc<AppState>>, request: Request) -> Result<R
                     "targetUsername and targetPassword are at most 255 bytes",
                 ));
             }
+            if options
+                .chap
+                .as_ref()
+                .is_some_and(|(_, ours)| *ours == secret)
+            {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "mutual CHAP needs two different secrets (RFC 7143 §12.1.3)",
+                ));
+            }
             options.mutual = Some((user, secret));
         }
         (None, None) => {}
@@ -493,30 +524,34 @@ pub fn openapi_document() -> Value {
         "properties": { "success": { "type": "boolean" }, "error": string }
     });
     let common_props = json!({
-        "host": { "type": "string", "minLength": 1, "description": "name or address; resolved once, then checked against --allow" },
+        "host": { "type": "string", "minLength": 1, "maxLength": 253, "pattern": "^[A-Za-z0-9._:\\[\\]-]+$",
+                  "description": "name or address; resolved once, then checked against --allow" },
         "port": { "type": "integer", "minimum": 1, "maximum": 65535, "default": 3260 },
         "timeout": { "type": "integer", "minimum": 100, "maximum": 60000, "default": 10000, "description": "ms" },
-        "initiatorName": { "type": "string", "minLength": 1, "maxLength": 223 }
+        "initiatorName": { "type": "string", "minLength": 1, "maxLength": 223, "pattern": "^[!-~]+$" }
     });
     let mut login_props = common_props.clone();
     if let Some(map) = login_props.as_object_mut() {
         for (k, v) in [
             (
                 "targetName",
-                json!({ "type": "string", "maxLength": 223, "description": "log into this target (Normal session); without it, a Discovery session with SendTargets=All" }),
+                json!({ "type": "string", "maxLength": 223, "pattern": "^[!-~]*$", "description": "log into this target (Normal session); without it, a Discovery session with SendTargets=All" }),
             ),
-            ("username", json!({ "type": "string", "maxLength": 255 })),
+            (
+                "username",
+                json!({ "type": "string", "minLength": 1, "maxLength": 255 }),
+            ),
             (
                 "password",
-                json!({ "type": "string", "maxLength": 255, "writeOnly": true }),
+                json!({ "type": "string", "minLength": 1, "maxLength": 255, "writeOnly": true }),
             ),
             (
                 "targetUsername",
-                json!({ "type": "string", "maxLength": 255, "description": "mutual CHAP" }),
+                json!({ "type": "string", "minLength": 1, "maxLength": 255, "description": "mutual CHAP" }),
             ),
             (
                 "targetPassword",
-                json!({ "type": "string", "maxLength": 255, "writeOnly": true }),
+                json!({ "type": "string", "minLength": 1, "maxLength": 255, "writeOnly": true }),
             ),
         ] {
             map.insert(k.to_owned(), v);
@@ -527,15 +562,18 @@ pub fn openapi_document() -> Value {
         "400": { "description": "bad request", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
         "403": { "description": "host outside the allowed networks", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
         "413": { "description": "body too large", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
-        "502": { "description": "unreachable, not iSCSI, login refused or failed, rejected", "content": { "application/json": { "schema": { "oneOf": [ { "$ref": "#/components/schemas/ProbeReport" }, { "$ref": "#/components/schemas/Error" } ] } } } },
+        "502": { "description": "unreachable, not iSCSI, login refused or failed, rejected", "content": { "application/json": { "schema": { "anyOf": [ { "$ref": "#/components/schemas/ProbeReport" }, { "$ref": "#/components/schemas/Error" } ] } } } },
         "503": { "description": "every probe slot busy", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
-        "504": { "description": "timeout", "content": { "application/json": { "schema": { "oneOf": [ { "$ref": "#/components/schemas/ProbeReport" }, { "$ref": "#/components/schemas/Error" } ] } } } },
+        "504": { "description": "timeout", "content": { "application/json": { "schema": { "anyOf": [ { "$ref": "#/components/schemas/ProbeReport" }, { "$ref": "#/components/schemas/Error" } ] } } } },
         "500": { "description": "unexpected", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
     });
-    let operation = |summary: &str, schema: &str| {
+    let operation = |summary: &str, schema: &str, example: Value| {
         json!({
             "summary": summary,
-            "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } },
+            "requestBody": { "required": true, "content": { "application/json": {
+                "schema": { "$ref": format!("#/components/schemas/{schema}") },
+                "example": example
+            } } },
             "responses": responses.clone()
         })
     };
@@ -547,8 +585,16 @@ pub fn openapi_document() -> Value {
             "description": "Check iSCSI portals: discovery and login probes (RFC 7143), answered as `iscsi probe --json` prints them."
         },
         "paths": {
-            "/api/iscsi/discover": { "post": operation("Discovery session without authentication, SendTargets=All, Logout", "DiscoverRequest") },
-            "/api/iscsi/login": { "post": operation("Login with optional CHAP or mutual CHAP, to a target (Normal session) or for discovery", "LoginRequest") },
+            "/api/iscsi/discover": { "post": operation(
+                "Discovery session without authentication, SendTargets=All, Logout",
+                "DiscoverRequest",
+                json!({ "host": "127.0.0.1", "port": 3260 })
+            ) },
+            "/api/iscsi/login": { "post": operation(
+                "Login with optional CHAP or mutual CHAP, to a target (Normal session) or for discovery",
+                "LoginRequest",
+                json!({ "host": "127.0.0.1", "port": 3260, "targetName": "iqn.2026-11.rs.iscsi:ram0" })
+            ) },
             "/healthz": { "get": {
                 "summary": "liveness",
                 "responses": { "200": { "description": "up", "content": { "application/json": { "schema": {
@@ -595,7 +641,10 @@ mod tests {
         }
         assert!(common(&c, None, None, None, None).is_err());
         assert!(common(&c, Some("  ".into()), None, None, None).is_err());
+        assert!(common(&c, Some(" 127.0.0.1".into()), None, None, None).is_err());
         assert!(common(&c, Some("a b".into()), None, None, None).is_err());
+        assert!(common(&c, Some("<ß;".into()), None, None, None).is_err());
+        assert!(common(&c, Some("[::1]".into()), None, None, None).is_ok());
         assert!(valid_name("iqn.2026-11.rs.iscsi:x"));
         assert!(!valid_name("has space"));
         assert!(!valid_name(&"x".repeat(224)));

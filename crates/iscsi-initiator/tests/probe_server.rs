@@ -278,6 +278,16 @@ async fn bad_requests_are_400_before_any_connection() {
             json!({ "host": "127.0.0.1", "surprise": true }),
         ),
         ("/api/iscsi/login", json!(["host"])),
+        (
+            "/api/iscsi/login",
+            json!({ "host": "127.0.0.1", "timeout": null }),
+        ),
+        ("/api/iscsi/login", json!({ "host": "<bad host>" })),
+        (
+            "/api/iscsi/login",
+            json!({ "host": "127.0.0.1", "username": "u", "password": "same-secret-12",
+                    "targetUsername": "t", "targetPassword": "same-secret-12" }),
+        ),
     ] {
         let (status, v) = post(server, path, &body).await;
         assert_eq!(status, 400, "{path} {body}: {v}");
