@@ -349,6 +349,9 @@ fn print_json(value: &impl Serialize) {
 }
 
 fn main() -> ExitCode {
+    // No transparent huge pages: mimalloc asks for them, and faulting in a
+    // fresh 2 MiB page (with direct compaction) stalls I/O for milliseconds.
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
     let args = Args::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("ISCSI_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
