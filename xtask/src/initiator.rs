@@ -1,7 +1,8 @@
 //! Our initiator (the `iscsi` tool) against a peer target: discovery with
 //! continued SendTargets answers, probes with no authentication, CHAP, a
 //! wrong CHAP secret and mutual CHAP, INQUIRY, READ CAPACITY, digests, a
-//! 64 MiB `dd` in and out compared by SHA-256, and a short benchmark.
+//! 64 MiB `dd` in and out compared by SHA-256, a short benchmark, and the
+//! HTTP probe service in front of it all.
 //!
 //! The same list runs against our target, tgtd and (where the kernel has
 //! it) LIO; the peer's [`Exposed`] says which targets and secrets to use.
@@ -58,6 +59,10 @@ pub(crate) const INITIATOR_CHECKS: &[Check] = &[
     Check {
         name: "iscsi bench",
         run: check_bench,
+    },
+    Check {
+        name: "iscsi probe-server",
+        run: crate::probe_api::check_probe_server,
     },
 ];
 

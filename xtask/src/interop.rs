@@ -291,6 +291,16 @@ pub(crate) fn run(options: Options) -> Result<String> {
             target.as_mut().map(|t| t as &mut dyn Peer),
             INITIATOR_CHECKS,
         );
+        steps.step("probe-server: schemathesis", || {
+            let target = binary
+                .as_ref()
+                .ok_or("no iscsi-target binary (see the build step)")?;
+            let iscsi = session
+                .iscsi
+                .as_ref()
+                .ok_or("no iscsi binary (see the build step)")?;
+            crate::probe_api::run_schemathesis(&session.dir, target, iscsi)
+        });
         steps.step("ours: stop (SIGTERM)", || {
             target.take().ok_or("our target was not running")?.stop()
         });

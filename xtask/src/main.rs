@@ -16,6 +16,7 @@ mod fuzz;
 mod initiator;
 mod interop;
 mod peers;
+mod probe_api;
 mod util;
 
 use std::env;
