@@ -419,59 +419,48 @@ async fn login(State(state): State<Arc<AppState>>, request: Request) -> Result<R
         }
         options.target = Some(target);
     }
-    match (body.username, body.password) {
-        (Some(user), Some(secret)) if !user.is_empty() && !secret.is_empty() => {
-            if user.len() > 255 || secret.len() > 255 {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    "username and password are at most 255 bytes",
-                ));
-            }
-            options.chap = Some((user, secret));
-        }
-        (None, None) => {}
-        _ => {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                "username and password go together, both non-empty",
-            ));
-        }
+    options.chap = credential_pair(body.username, body.password, "username", "password")?;
+    options.mutual = credential_pair(
+        body.target_username,
+        body.target_password,
+        "targetUsername",
+        "targetPassword",
+    )?;
+    if options.mutual.is_some() && options.chap.is_none() {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "mutual CHAP (targetUsername, targetPassword) needs username and password",
+        ));
     }
-    match (body.target_username, body.target_password) {
-        (Some(user), Some(secret)) if !user.is_empty() && !secret.is_empty() => {
-            if options.chap.is_none() {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    "mutual CHAP (targetUsername, targetPassword) needs username and password",
-                ));
-            }
-            if user.len() > 255 || secret.len() > 255 {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    "targetUsername and targetPassword are at most 255 bytes",
-                ));
-            }
-            if options
-                .chap
-                .as_ref()
-                .is_some_and(|(_, ours)| *ours == secret)
-            {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    "mutual CHAP needs two different secrets (RFC 7143 §12.1.3)",
-                ));
-            }
-            options.mutual = Some((user, secret));
-        }
-        (None, None) => {}
-        _ => {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                "targetUsername and targetPassword go together, both non-empty",
-            ));
-        }
+    if let (Some((_, ours)), Some((_, theirs))) = (&options.chap, &options.mutual)
+        && ours == theirs
+    {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "mutual CHAP needs two different secrets (RFC 7143 §12.1.3)",
+        ));
     }
     run_probe(&state, c, options).await
+}
+
+/// A CHAP user and secret given together (both or neither), each 1 to 255
+/// bytes.
+fn credential_pair(
+    user: Option<String>,
+    secret: Option<String>,
+    user_field: &str,
+    secret_field: &str,
+) -> Result<Option<(String, String)>, ApiError> {
+    match (user, secret) {
+        (None, None) => Ok(None),
+        (Some(u), Some(s)) if (1..=255).contains(&u.len()) && (1..=255).contains(&s.len()) => {
+            Ok(Some((u, s)))
+        }
+        _ => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("{user_field} and {secret_field} go together, each 1-255 bytes"),
+        )),
+    }
 }
 
 /// The OpenAPI 3.0 description of the endpoints.
