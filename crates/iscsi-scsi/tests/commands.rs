@@ -945,3 +945,111 @@ fn initiator_parsers_read_the_units_answers() {
     assert!(ops.supports(0x89, None));
     assert!(ops.supports(0x9e, Some(0x10)));
 }
+
+/// The forms the other tests leave out: MODE SELECT(10), MODE SENSE of the
+/// Informational Exceptions page alone, RELEASE(10), WRITE AND VERIFY(16).
+#[test]
+fn ten_and_sixteen_byte_forms_and_the_exceptions_page() {
+    for (name, u) in units() {
+        // MODE SENSE(10) of the Control page without block descriptors,
+        // D_SENSE set, sent back with MODE SELECT(10).
+        let control = u.good(&[0x5a, 0x08, 0x0a, 0, 0, 0, 0, 0, 255, 0], &[]);
+        assert_eq!(control[8] & 0x3f, 0x0a, "{name}");
+        let mut param = control.to_vec();
+        param[0] = 0;
+        param[1] = 0;
+        param[3] = 0;
+        param[8] &= 0x3f; // PS is reserved in MODE SELECT
+        param[10] |= 0x04; // D_SENSE
+        let len = u8::try_from(param.len()).unwrap();
+        u.good(&[0x55, 0x10, 0, 0, 0, 0, 0, 0, len, 0], &param);
+        let r = u.run(&cdb10(0x28, 0, u32::MAX, 1), &[]);
+        assert_eq!(r.sense_data().unwrap()[0], 0x72, "{name}: descriptor sense");
+        // A parameter list longer than the CDB says is cut, not read past.
+        let r = u.run(&[0x55, 0x10, 0, 0, 0, 0, 0, 0, 4, 0], &param);
+        assert_eq!(r.status, Status::CHECK_CONDITION, "{name}");
+
+        // Informational Exceptions (1Ch) on its own: DEXCPT set, nothing changeable.
+        let ie = u.good(&[0x1a, 0x08, 0x1c, 0, 255, 0], &[]);
+        assert_eq!((ie[4] & 0x3f, ie[5]), (0x1c, 0x0a), "{name}");
+        assert_eq!(ie[6] & 0x08, 0x08, "{name}: DEXCPT");
+        let changeable = u.good(&[0x1a, 0x08, 0x5c, 0, 255, 0], &[]);
+        assert!(changeable[6..].iter().all(|b| *b == 0), "{name}");
+
+        // The MODE SELECT told the other nexus.
+        let r = u.run_as(&u.b, &[0, 0, 0, 0, 0, 0], &[]);
+        assert_sense(&r, SenseKey::UNIT_ATTENTION, Asc::MODE_PARAMETERS_CHANGED);
+
+        // RESERVE(10) / RELEASE(10).
+        u.good(&[0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0], &[]);
+        assert_eq!(
+            u.run_as(&u.b, &cdb10(0x28, 0, 0, 1), &[]).status,
+            Status::RESERVATION_CONFLICT
+        );
+        u.good(&[0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0], &[]);
+        assert_eq!(
+            u.run_as(&u.b, &cdb10(0x28, 0, 0, 1), &[]).status,
+            Status::GOOD
+        );
+
+        // WRITE AND VERIFY(16) with BYTCHK, read back.
+        let data = pattern(2, 31);
+        u.good(&cdb16(0x8e, 0x02, 80, 2), &data);
+        assert_eq!(u.good(&cdb16(0x88, 0, 80, 2), &[]), data, "{name}");
+        let r = u.run(&cdb16(0x8e, 0, 32 * 1024 - 1, 2), &data);
+        assert_sense(&r, SenseKey::ILLEGAL_REQUEST, Asc::LBA_OUT_OF_RANGE);
+    }
+}
+
+/// PERSISTENT RESERVE IN READ FULL STATUS (03h) and PERSISTENT RESERVE OUT
+/// PREEMPT AND ABORT (05h) and REGISTER AND IGNORE EXISTING KEY (06h).
+#[test]
+fn persistent_reservation_full_status_preempt_and_abort_and_ignore_existing_key() {
+    let (_, u) = units().remove(0);
+    let (a, b) = (&u.a, &u.b);
+    let out = |n: &Nexus, (cdb, p): ([u8; 10], Vec<u8>)| u.run_as(n, &cdb, &p).status;
+    assert_eq!(out(a, prout(0, 0, 0, 0xaaaa)), Status::GOOD);
+    assert_eq!(out(b, prout(0, 0, 0, 0xbbbb)), Status::GOOD);
+    assert_eq!(out(a, prout(1, 1, 0xaaaa, 0)), Status::GOOD);
+
+    // READ FULL STATUS: one descriptor per registration, R_HOLDER on a's.
+    let full = u.run_as(a, &[0x5e, 0x03, 0, 0, 0, 0, 0, 4, 0, 0], &[]);
+    assert_eq!(full.status, Status::GOOD);
+    let body = full.data.get(8..).unwrap();
+    let mut descriptors = Vec::new();
+    let mut at = 0;
+    while let Some(d) = body.get(at..at + 24) {
+        let key = u64::from_be_bytes(d[0..8].try_into().unwrap());
+        let holder = d[12] & 0x01 != 0;
+        let extra = u32::from_be_bytes(d[20..24].try_into().unwrap()) as usize;
+        descriptors.push((key, holder, d[13] & 0x0f));
+        at += 24 + extra;
+    }
+    descriptors.sort_unstable();
+    assert_eq!(descriptors, [(0xaaaa, true, 1), (0xbbbb, false, 0)]);
+    assert_eq!(at, body.len(), "descriptors fill the additional length");
+
+    // REGISTER AND IGNORE EXISTING KEY: a new key without knowing the old.
+    assert_eq!(out(b, prout(6, 0, 0x1234, 0xcccc)), Status::GOOD);
+    let keys = prin(&u, a, 0);
+    let listed: Vec<u64> = keys[8..]
+        .chunks(8)
+        .map(|k| u64::from_be_bytes(k.try_into().unwrap()))
+        .collect();
+    assert!(
+        listed.contains(&0xcccc) && !listed.contains(&0xbbbb),
+        "{listed:x?}"
+    );
+
+    // PREEMPT AND ABORT: b takes the reservation and a's registration goes.
+    assert_eq!(out(b, prout(5, 3, 0xcccc, 0xaaaa)), Status::GOOD);
+    let r = u.run_as(a, &[0, 0, 0, 0, 0, 0], &[]);
+    assert_sense(&r, SenseKey::UNIT_ATTENTION, Asc::REGISTRATIONS_PREEMPTED);
+    let resv = prin(&u, b, 1);
+    assert_eq!(u64::from_be_bytes(resv[8..16].try_into().unwrap()), 0xcccc);
+    assert_eq!(
+        u.run_as(a, &cdb10(0x28, 0, 0, 1), &[]).status,
+        Status::RESERVATION_CONFLICT,
+        "EXCLUSIVE ACCESS held by b"
+    );
+}
