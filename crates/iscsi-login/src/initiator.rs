@@ -552,6 +552,11 @@ impl InitiatorLogin {
                 None
             };
             self.auth = AuthState::WaitResult { algorithm, mutual };
+            if transit {
+                // The challenge came with the T bit: the target would let us
+                // through before it has seen our CHAP_R.
+                return Err(AuthError::Unexpected("T bit").into());
+            }
             return Ok(out);
         }
         if let AuthState::WaitResult { algorithm, mutual } = &self.auth

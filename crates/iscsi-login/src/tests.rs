@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use bytes::BytesMut;
 use iscsi_pdu::text::{TextPairs, encode_hex};
 use iscsi_pdu::{
-    Bhs, Cid, CmdSn, Decoded, Digests, FrameLimits, Framer, Isid, Itt, LoginRequest, LoginStage,
-    LoginStatus, NopOut, Pdu, PduBuf, StatSn, Tsih, Ttt,
+    Bhs, Cid, CmdSn, Decoded, Digests, FrameLimits, Framer, Isid, Itt, LoginRequest, LoginResponse,
+    LoginStage, LoginStatus, NopOut, Pdu, PduBuf, StatSn, Tsih, Ttt,
 };
 
 use crate::chap::{ChapAlgorithm, ChapCredentials, FixedChallengeSource, Secret};
@@ -599,6 +599,58 @@ fn initiator_refuses_a_wrong_mutual_response() {
         Some(LoginError::Auth(AuthError::TargetResponseWrong))
     ));
     assert!(!pair.initiator.is_complete());
+}
+
+/// A hostile target sends AuthMethod, CHAP_A, CHAP_I and CHAP_C in one
+/// response with the T bit set, as if the initiator had already proved
+/// itself. The initiator must not move on to the operational stage without
+/// having sent CHAP_R and checked the target's mutual response (found by
+/// the `login_initiator` fuzz target).
+#[test]
+fn initiator_refuses_a_challenge_that_comes_with_the_t_bit() {
+    for mutual in [false, true] {
+        let c = creds("alice", "alice-secret-1");
+        let auth = if mutual {
+            InitiatorAuth::mutual_chap(c, creds("target", "target-secret-2")).unwrap()
+        } else {
+            InitiatorAuth::chap(c)
+        };
+        let isid = Isid::random(0x0a0b0c, 1);
+        let config = InitiatorLoginConfig::normal(INITIATOR, TARGET, isid).with_auth(auth);
+        let mut initiator = InitiatorLogin::new(config, Box::new(FixedChallengeSource::new(0x40)));
+        let Some(first) = initiator.poll_transmit() else {
+            panic!("the initiator sends the first request")
+        };
+        let Bhs::LoginRequest(req) = first.bhs else {
+            panic!()
+        };
+        let text: TextPairs = [
+            ("AuthMethod", "CHAP"),
+            ("CHAP_A", "5"),
+            ("CHAP_I", "1"),
+            ("CHAP_C", "0x0102030405060708090a0b0c0d0e0f10"),
+        ]
+        .into_iter()
+        .collect();
+        let response = Pdu::new(
+            LoginResponse {
+                transit: true,
+                csg: LoginStage::SECURITY_NEGOTIATION,
+                nsg: LoginStage::OPERATIONAL_NEGOTIATION,
+                isid,
+                tsih: Tsih(5),
+                itt: req.itt,
+                stat_sn: StatSn(1),
+                status: LoginStatus::SUCCESS,
+                ..LoginResponse::default()
+            },
+            text.to_bytes(),
+        );
+        let err = initiator.handle_pdu(&wire(&response)).unwrap_err();
+        assert_eq!(err, LoginError::Auth(AuthError::Unexpected("T bit")));
+        assert!(!initiator.is_complete());
+        assert!(initiator.poll_transmit().is_none(), "nothing more is sent");
+    }
 }
 
 #[test]
