@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -981,10 +981,7 @@ impl LogicalUnit {
         if blocks == 0 {
             return Ok(Bytes::new());
         }
-        let _gate = self
-            .write_gate
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _gate = self.shared_writes();
         Ok(self.read_blocks(lba, u64::from(blocks))?.freeze())
     }
 
@@ -1002,6 +999,22 @@ impl LogicalUnit {
             )));
         }
         Ok(())
+    }
+
+    /// The write gate held shared: ordinary reads and writes run side by
+    /// side under it.
+    fn shared_writes(&self) -> RwLockReadGuard<'_, ()> {
+        self.write_gate
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The write gate held exclusively: COMPARE AND WRITE, WRITE ATOMIC and
+    /// ORWRITE see no other write to their blocks in between.
+    fn exclusive_writes(&self) -> RwLockWriteGuard<'_, ()> {
+        self.write_gate
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Writes the whole Data-Out of `req` at `lba`; `fua` forces it to
@@ -1049,16 +1062,10 @@ impl LogicalUnit {
         }
         let fua = f.u8(0) >> 5 != 0 && f.bit(1, 0x08);
         if atomic {
-            let _gate = self
-                .write_gate
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _gate = self.exclusive_writes();
             self.write_data(req, lba, len, fua)?;
         } else {
-            let _gate = self
-                .write_gate
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _gate = self.shared_writes();
             self.write_data(req, lba, len, fua)?;
         }
         Ok(Bytes::new())
@@ -1078,10 +1085,7 @@ impl LogicalUnit {
         if len == 0 {
             return Ok(Bytes::new());
         }
-        let _gate = self
-            .write_gate
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _gate = self.shared_writes();
         // The medium is verified by writing through: the backend confirms
         // the write before returning, so BYTCHK 0 and 1 both succeed.
         self.write_data(req, lba, len, true)?;
@@ -1099,10 +1103,7 @@ impl LogicalUnit {
         if blocks == 0 {
             return Ok(Bytes::new());
         }
-        let _gate = self
-            .write_gate
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _gate = self.exclusive_writes();
         let mut current = self.read_blocks(lba, u64::from(blocks))?;
         let mut at = 0;
         for b in req.data_out {
@@ -1130,10 +1131,7 @@ impl LogicalUnit {
         if blocks == 0 {
             return Ok(Bytes::new());
         }
-        let _gate = self
-            .write_gate
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _gate = self.shared_writes();
         let medium = self.read_blocks(lba, u64::from(blocks))?;
         if bytchk == 0 {
             return Ok(Bytes::new());
@@ -1228,10 +1226,7 @@ impl LogicalUnit {
             data.slice(..bs)
         };
         let offset = lba * u64::from(self.block_size);
-        let _gate = self
-            .write_gate
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _gate = self.shared_writes();
         // UNMAP=1 on a thin unit deallocates whatever the data (SBC-3
         // §5.44: LBPRZ=1 then reads zeros); without it zeros still may.
         let zero = block.iter().all(|b| *b == 0);
@@ -1284,10 +1279,7 @@ impl LogicalUnit {
                 _ => return Err(illegal(Asc::LBA_OUT_OF_RANGE)),
             }
         }
-        let _gate = self
-            .write_gate
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _gate = self.shared_writes();
         let bs = u64::from(self.block_size);
         for (lba, n) in ranges {
             if n > 0 {
@@ -1317,10 +1309,7 @@ impl LogicalUnit {
             return Ok(Bytes::new());
         }
         let (verify, write) = data.split_at(len);
-        let _gate = self
-            .write_gate
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _gate = self.exclusive_writes();
         let current = self.read_blocks(lba, u64::from(blocks))?;
         if let Some(offset) = current.iter().zip(verify).position(|(a, b)| a != b) {
             return Err(Fail::Check(
