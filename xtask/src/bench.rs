@@ -602,10 +602,14 @@ fn stats(values: &[f64]) -> Option<(f64, f64, f64)> {
     Some((median, v[0], v[n - 1]))
 }
 
-fn cell(values: &[f64]) -> String {
+/// A table cell: the median with `decimals` places and, over several
+/// rounds, min–max beside it.
+fn cell(values: &[f64], decimals: usize) -> String {
     match stats(values) {
-        Some((m, lo, hi)) if values.len() > 1 => format!("{m:.0} ({lo:.0}–{hi:.0})"),
-        Some((m, _, _)) => format!("{m:.0}"),
+        Some((m, lo, hi)) if values.len() > 1 => {
+            format!("{m:.decimals$} ({lo:.decimals$}–{hi:.decimals$})")
+        }
+        Some((m, _, _)) => format!("{m:.decimals$}"),
         None => "–".to_owned(),
     }
 }
@@ -657,32 +661,28 @@ fn render(
             case.client.name(),
             case.label(),
             case.unit(),
-            cell(&fo),
-            cell(&ft),
+            cell(&fo, 0),
+            cell(&ft, 0),
             ratio.map_or_else(|| "–".to_owned(), |r| format!("{r:.2}"))
         ));
     }
 
     out.push_str("\n## Server CPU\n\n| client | workload | ours CPU s/GB | tgtd CPU s/GB | ours CPU s/100K I/O | tgtd CPU s/100K I/O |\n|---|---|---|---|---|---|\n");
     for (case, o, t) in results {
-        let per_gb = |runs: &[Run]| {
-            cell_frac(
+        // CPU seconds per `unit` of what `amount` counts; three decimals,
+        // as the figures are small.
+        let cpu_per = |runs: &[Run], amount: fn(&Run) -> f64, unit: f64| {
+            cell(
                 &runs
                     .iter()
-                    .filter(|r| r.bytes > 0.0)
-                    .map(|r| r.cpu_s / (r.bytes / 1e9))
+                    .filter(|r| amount(r) > 0.0)
+                    .map(|r| r.cpu_s / (amount(r) / unit))
                     .collect::<Vec<_>>(),
+                3,
             )
         };
-        let per_io = |runs: &[Run]| {
-            cell_frac(
-                &runs
-                    .iter()
-                    .filter(|r| r.ios > 0.0)
-                    .map(|r| r.cpu_s / (r.ios / 1e5))
-                    .collect::<Vec<_>>(),
-            )
-        };
+        let per_gb = |runs: &[Run]| cpu_per(runs, |r| r.bytes, 1e9);
+        let per_io = |runs: &[Run]| cpu_per(runs, |r| r.ios, 1e5);
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             case.client.name(),
@@ -756,15 +756,6 @@ fn render(
         }
     }
     out
-}
-
-/// Like [`cell`] with three decimals (CPU figures are small).
-fn cell_frac(values: &[f64]) -> String {
-    match stats(values) {
-        Some((m, lo, hi)) if values.len() > 1 => format!("{m:.3} ({lo:.3}–{hi:.3})"),
-        Some((m, _, _)) => format!("{m:.3}"),
-        None => "–".to_owned(),
-    }
 }
 
 fn human_ns(ns: f64) -> String {
