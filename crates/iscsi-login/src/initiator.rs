@@ -15,7 +15,7 @@ use crate::chap::{
 use crate::error::{AuthError, LoginError, Violation};
 use crate::negotiation::{Negotiator, Role, Stage};
 use crate::params::{AuthOutcome, OperationalConfig, SessionParams, SessionType};
-use crate::text::{Incoming, LOGIN_SEGMENT_LIMIT, MAX_LOGIN_PDUS, Outgoing, owned};
+use crate::text::{Incoming, LOGIN_SEGMENT_LIMIT, MAX_LOGIN_PDUS, Outgoing};
 
 /// How the initiator authenticates.
 #[derive(Clone, Debug, Default)]
@@ -420,7 +420,7 @@ impl InitiatorLogin {
         for (k, v) in pairs.iter() {
             self.received.push(k, v);
         }
-        let pairs = owned(&pairs);
+        let pairs = pairs.into_vec();
         let stage = if self.stage == LoginStage::SECURITY_NEGOTIATION {
             Stage::Security
         } else {
@@ -428,10 +428,7 @@ impl InitiatorLogin {
         };
         let mut security = Vec::new();
         for (key, value) in &pairs {
-            if matches!(
-                key.as_str(),
-                "AuthMethod" | "CHAP_A" | "CHAP_I" | "CHAP_C" | "CHAP_N" | "CHAP_R"
-            ) {
+            if crate::keys::is_security(key) {
                 if stage != Stage::Security {
                     return Err(LoginError::negotiation(
                         key.as_str(),

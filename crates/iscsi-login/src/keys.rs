@@ -472,6 +472,14 @@ pub fn lookup(name: &str) -> Option<&'static KeyDef> {
     KEYS.iter().find(|k| k.name == name)
 }
 
+/// True for the keys of the security negotiation stage (AuthMethod and
+/// CHAP_A/I/C/N/R; RFC 7143 §12), which the authentication code handles
+/// rather than the negotiator.
+#[must_use]
+pub fn is_security(name: &str) -> bool {
+    lookup(name).is_some_and(|k| k.kind == KeyKind::Security)
+}
+
 /// Private (`X-`) and public (`X#`) extension keys (RFC 7143 §13.22, §13.25):
 /// unknown ones are answered NotUnderstood.
 #[must_use]

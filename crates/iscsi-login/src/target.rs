@@ -17,7 +17,7 @@ use crate::chap::{
 use crate::error::{AuthError, LoginError, Violation};
 use crate::negotiation::{Negotiator, Role, Stage};
 use crate::params::{AuthOutcome, OperationalConfig, SessionParams, SessionType};
-use crate::text::{Incoming, LOGIN_SEGMENT_LIMIT, MAX_LOGIN_PDUS, Outgoing, owned};
+use crate::text::{Incoming, LOGIN_SEGMENT_LIMIT, MAX_LOGIN_PDUS, Outgoing};
 
 /// Authentication a target (or discovery) requires.
 #[derive(Clone, Debug, Default)]
@@ -418,7 +418,7 @@ impl TargetLogin {
             // Acknowledge a continued request with an empty response.
             return self.respond(h, &[], None, policy);
         };
-        let pairs = owned(&pairs);
+        let pairs = pairs.into_vec();
 
         if first {
             self.identify(h, &pairs, policy)?;
@@ -431,7 +431,7 @@ impl TargetLogin {
         };
         let mut security = Vec::new();
         for (key, value) in &pairs {
-            if is_security_key(key) {
+            if crate::keys::is_security(key) {
                 if stage != Stage::Security {
                     return Err(LoginError::negotiation(
                         key.as_str(),
@@ -818,11 +818,4 @@ impl TargetLogin {
             })?;
         Ok(params)
     }
-}
-
-fn is_security_key(key: &str) -> bool {
-    matches!(
-        key,
-        "AuthMethod" | "CHAP_A" | "CHAP_I" | "CHAP_C" | "CHAP_N" | "CHAP_R"
-    )
 }

@@ -74,14 +74,6 @@ impl Outgoing {
     }
 }
 
-/// Turns a list of pairs into `(String, String)`.
-pub(crate) fn owned(pairs: &TextPairs) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
