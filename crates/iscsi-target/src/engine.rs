@@ -161,12 +161,6 @@ struct OpenR2t {
     received: u32,
 }
 
-/// A command waiting for earlier CmdSNs (RFC 7143 §3.2.2.1: delivered in order).
-#[derive(Debug)]
-struct Deferred {
-    pdu: PduBuf,
-}
-
 /// Text Response still being sent in pieces.
 #[derive(Debug)]
 struct PendingText {
@@ -183,7 +177,9 @@ pub struct Engine {
     stat_sn: StatSn,
     exp_cmd_sn: CmdSn,
     tasks: HashMap<Itt, Task>,
-    deferred: BTreeMap<u32, Deferred>,
+    /// Commands waiting for earlier CmdSNs (RFC 7143 §3.2.2.1: delivered in
+    /// order), by their CmdSN.
+    deferred: BTreeMap<u32, PduBuf>,
     next_ttt: u32,
     text: Option<PendingText>,
     text_request: Vec<u8>,
@@ -363,7 +359,12 @@ impl Engine {
             }
             Bhs::TextRequest(h) => self.ordered(pdu, h.immediate, h.cmd_sn, data_out_len),
             Bhs::LogoutRequest(h) => self.ordered(pdu, h.immediate, h.cmd_sn, data_out_len),
-            Bhs::NopOut(h) => self.nop_out(&h, &pdu.data),
+            Bhs::NopOut(h) => {
+                // A non-immediate NOP-Out takes a CmdSN and may close the gap
+                // that held commands wait behind.
+                self.nop_out(&h, &pdu.data);
+                self.release_deferred(data_out_len);
+            }
             Bhs::DataOut(h) => self.data_out(&h, pdu.data),
             Bhs::SnackRequest(_) => {
                 // ERL 0: no SNACK support (RFC 7143 §11.16).
@@ -393,15 +394,16 @@ impl Engine {
         data_out_len: &dyn Fn(Lun, &[u8]) -> usize,
     ) {
         if immediate {
+            // An immediate ABORT TASK may plug a CmdSN gap (RFC 7143 §11.5.1).
             self.dispatch(pdu, data_out_len);
+            self.release_deferred(data_out_len);
             return;
         }
         if !cmd_sn.in_window(self.exp_cmd_sn, self.max_cmd_sn()) {
             return;
         }
         if cmd_sn != self.exp_cmd_sn {
-            self.deferred
-                .insert(cmd_sn.distance_from(self.exp_cmd_sn), Deferred { pdu });
+            self.deferred.insert(cmd_sn.0, pdu);
             return;
         }
         self.exp_cmd_sn = self.exp_cmd_sn.next();
@@ -409,26 +411,11 @@ impl Engine {
         self.release_deferred(data_out_len);
     }
 
+    /// Dispatches the held commands that ExpCmdSN has reached, in order.
     fn release_deferred(&mut self, data_out_len: &dyn Fn(Lun, &[u8]) -> usize) {
-        loop {
-            // Keys are distances from the ExpCmdSN at insertion; re-key by
-            // comparing CmdSNs directly.
-            let next = self.deferred.iter().find_map(|(k, d)| {
-                let sn = match d.pdu.bhs {
-                    Bhs::ScsiCommand(h) => h.cmd_sn,
-                    Bhs::TaskManagementRequest(h) => h.cmd_sn,
-                    Bhs::TextRequest(h) => h.cmd_sn,
-                    Bhs::LogoutRequest(h) => h.cmd_sn,
-                    _ => return None,
-                };
-                (sn == self.exp_cmd_sn).then_some(*k)
-            });
-            let Some(key) = next else { return };
-            let Some(d) = self.deferred.remove(&key) else {
-                return;
-            };
+        while let Some(pdu) = self.deferred.remove(&self.exp_cmd_sn.0) {
             self.exp_cmd_sn = self.exp_cmd_sn.next();
-            self.dispatch(d.pdu, data_out_len);
+            self.dispatch(pdu, data_out_len);
         }
     }
 
@@ -1273,6 +1260,42 @@ mod tests {
         // Out of the window: ignored.
         e.handle_pdu(tur(22, 99), 0, &sizer);
         assert!(drain(&mut e).1.is_empty());
+    }
+
+    /// Commands held for an earlier CmdSN are found by their own CmdSN, not
+    /// by their distance from an ExpCmdSN that has moved since: 12 and 13
+    /// both wait while ExpCmdSN goes from 10 to 11, and neither is lost.
+    #[test]
+    fn held_commands_survive_exp_cmd_sn_moving() {
+        let mut e = engine();
+        let tur = |itt: u32, sn: u32| {
+            PduBuf::header_only(ScsiCommand {
+                final_bit: true,
+                itt: Itt(itt),
+                cmd_sn: CmdSn(sn),
+                ..ScsiCommand::default()
+            })
+        };
+        let executed = |e: &mut Engine| -> Vec<Itt> {
+            drain(e)
+                .1
+                .iter()
+                .filter_map(|ev| match ev {
+                    Event::Execute(t) => Some(t.itt),
+                    _ => None,
+                })
+                .collect()
+        };
+        e.handle_pdu(tur(32, 12), 0, &sizer);
+        e.handle_pdu(tur(30, 10), 0, &sizer);
+        assert_eq!(executed(&mut e), [Itt(30)]);
+        e.complete(Itt(30), &Response::good(Bytes::new()));
+        let _ = drain(&mut e);
+        e.handle_pdu(tur(33, 13), 0, &sizer);
+        assert!(executed(&mut e).is_empty());
+        e.handle_pdu(tur(31, 11), 0, &sizer);
+        assert_eq!(executed(&mut e), [Itt(31), Itt(32), Itt(33)]);
+        assert_eq!(e.exp_cmd_sn(), CmdSn(14));
     }
 
     #[test]
