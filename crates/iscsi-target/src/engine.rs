@@ -349,7 +349,7 @@ impl Engine {
             )
         {
             // A Discovery session carries only Text, NOP and Logout (RFC 7143 §4.3).
-            self.reject_pdu(RejectReason::PROTOCOL_ERROR, &pdu);
+            self.reject_pdu(RejectReason::PROTOCOL_ERROR, pdu.bhs);
             return;
         }
         match pdu.bhs {
@@ -368,18 +368,19 @@ impl Engine {
             Bhs::DataOut(h) => self.data_out(&h, pdu.data),
             Bhs::SnackRequest(_) => {
                 // ERL 0: no SNACK support (RFC 7143 §11.16).
-                self.reject_pdu(RejectReason::SNACK_REJECT, &pdu);
+                self.reject_pdu(RejectReason::SNACK_REJECT, pdu.bhs);
             }
-            Bhs::LoginRequest(_) => self.reject_pdu(RejectReason::PROTOCOL_ERROR, &pdu),
-            Bhs::Unknown(_) => self.reject_pdu(RejectReason::COMMAND_NOT_SUPPORTED, &pdu),
-            _ => self.reject_pdu(RejectReason::PROTOCOL_ERROR, &pdu),
+            Bhs::LoginRequest(_) => self.reject_pdu(RejectReason::PROTOCOL_ERROR, pdu.bhs),
+            Bhs::Unknown(_) => self.reject_pdu(RejectReason::COMMAND_NOT_SUPPORTED, pdu.bhs),
+            _ => self.reject_pdu(RejectReason::PROTOCOL_ERROR, pdu.bhs),
         }
     }
 
-    fn reject_pdu(&mut self, reason: RejectReason, pdu: &PduBuf) {
+    /// Rejects the PDU whose header is `bhs`; the Reject carries that header
+    /// back (RFC 7143 §11.17).
+    fn reject_pdu(&mut self, reason: RejectReason, bhs: impl Into<Bhs>) {
         let mut header = BytesMut::new();
-        let _ =
-            Pdu::new(pdu.bhs, Bytes::new()).encode_header(iscsi_pdu::Digests::NONE, &mut header);
+        let _ = Pdu::new(bhs, Bytes::new()).encode_header(iscsi_pdu::Digests::NONE, &mut header);
         self.reject(reason, header.freeze());
     }
 
@@ -438,7 +439,7 @@ impl Engine {
         data_out_len: &dyn Fn(Lun, &[u8]) -> usize,
     ) {
         if self.tasks.contains_key(&h.itt) {
-            self.reject_pdu(RejectReason::TASK_IN_PROGRESS, pdu);
+            self.reject_pdu(RejectReason::TASK_IN_PROGRESS, pdu.bhs);
             return;
         }
         let mut cdb = BytesMut::from(&h.cdb[..]);
@@ -797,19 +798,14 @@ impl Engine {
                 Some(p) if p.ttt == h.ttt && p.itt == h.itt => {
                     self.send_text_piece(h.itt, p.ttt, p.rest, limit);
                 }
-                _ => {
-                    let mut header = BytesMut::new();
-                    let _ = Pdu::new(*h, Bytes::new())
-                        .encode_header(iscsi_pdu::Digests::NONE, &mut header);
-                    self.reject(RejectReason::PROTOCOL_ERROR, header.freeze());
-                }
+                _ => self.reject_pdu(RejectReason::PROTOCOL_ERROR, *h),
             }
             return;
         }
         self.text = None;
         if self.text_request.len() + data.len() > 65_536 {
             self.text_request.clear();
-            self.reject_text(h);
+            self.reject_pdu(RejectReason::PROTOCOL_ERROR, *h);
             return;
         }
         self.text_request.extend_from_slice(data);
@@ -821,7 +817,7 @@ impl Engine {
         }
         let request = std::mem::take(&mut self.text_request);
         let Ok(pairs) = TextPairs::parse(&request) else {
-            self.reject_text(h);
+            self.reject_pdu(RejectReason::PROTOCOL_ERROR, *h);
             return;
         };
         let mut answer = BytesMut::new();
@@ -839,12 +835,6 @@ impl Engine {
         }
         let ttt = self.alloc_ttt();
         self.send_text_piece(h.itt, ttt, answer.freeze(), limit);
-    }
-
-    fn reject_text(&mut self, h: &TextRequest) {
-        let mut header = BytesMut::new();
-        let _ = Pdu::new(*h, Bytes::new()).encode_header(iscsi_pdu::Digests::NONE, &mut header);
-        self.reject(RejectReason::PROTOCOL_ERROR, header.freeze());
     }
 
     /// SendTargets (RFC 7143 §13.3, Appendix C): `All` lists every target

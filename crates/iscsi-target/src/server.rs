@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use iscsi_login::{
-    AuthConfig, LoginEvent, OperationalConfig, OsChallengeSource, SessionParams, TargetLogin,
-    TargetLoginConfig, TargetLookup, TargetPolicy,
+    AuthConfig, ChapCredentials, LoginEvent, OperationalConfig, OsChallengeSource, SessionParams,
+    TargetLogin, TargetLoginConfig, TargetLookup, TargetPolicy,
 };
 use iscsi_pdu::{
     Decoded, Digests, FrameError, FrameLimits, Framer, Isid, Itt, Lun, PduBuf, TmfFunction,
@@ -249,15 +249,11 @@ fn build_targets(config: &Config) -> io::Result<HashMap<String, Arc<TargetState>
                 },
             );
         }
-        let mut auth = match &t.chap {
-            Some(c) => AuthConfig::chap(c.clone()),
-            None => AuthConfig::none(),
-        };
-        if let Some(m) = &t.mutual_chap {
-            auth = auth
-                .with_mutual(m.clone())
-                .map_err(|e| io::Error::other(format!("target {}: {e}", t.name)))?;
-        }
+        let auth = auth_config(
+            t.chap.as_ref(),
+            t.mutual_chap.as_ref(),
+            &format!("target {}", t.name),
+        )?;
         targets.insert(
             t.name.clone(),
             Arc::new(TargetState {
@@ -271,6 +267,22 @@ fn build_targets(config: &Config) -> io::Result<HashMap<String, Arc<TargetState>
         );
     }
     Ok(targets)
+}
+
+/// CHAP (and mutual CHAP) when configured, else no authentication; `what`
+/// ("target NAME" or "discovery") prefixes the error.
+fn auth_config(
+    chap: Option<&ChapCredentials>,
+    mutual: Option<&ChapCredentials>,
+    what: &str,
+) -> io::Result<AuthConfig> {
+    let auth = chap.map_or_else(AuthConfig::none, |c| AuthConfig::chap(c.clone()));
+    match mutual {
+        Some(m) => auth
+            .with_mutual(m.clone())
+            .map_err(|e| io::Error::other(format!("{what}: {e}"))),
+        None => Ok(auth),
+    }
 }
 
 fn fnv32(s: &str) -> u32 {
@@ -294,15 +306,11 @@ impl Server {
     /// A backend that cannot be opened or an address that cannot be bound.
     pub async fn start(config: Config) -> io::Result<Self> {
         let targets = build_targets(&config)?;
-        let mut discovery_auth = match &config.discovery_chap {
-            Some(c) => AuthConfig::chap(c.clone()),
-            None => AuthConfig::none(),
-        };
-        if let Some(m) = &config.discovery_mutual_chap {
-            discovery_auth = discovery_auth
-                .with_mutual(m.clone())
-                .map_err(|e| io::Error::other(format!("discovery: {e}")))?;
-        }
+        let discovery_auth = auth_config(
+            config.discovery_chap.as_ref(),
+            config.discovery_mutual_chap.as_ref(),
+            "discovery",
+        )?;
         let (shutdown, _) = watch::channel(false);
         let mut listeners = Vec::new();
         for portal in &config.portals {
