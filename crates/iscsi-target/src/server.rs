@@ -467,11 +467,26 @@ async fn writer(
     mut rx: mpsc::UnboundedReceiver<(Vec<PduBuf>, Digests)>,
 ) {
     let mut head = BytesMut::with_capacity(64 * 1024);
-    while let Some((mut batch, mut digests)) = rx.recv().await {
-        // Gather whatever else is queued into the same write.
+    let mut held = None;
+    loop {
+        let next = match held.take() {
+            Some(batch) => Some(batch),
+            None => rx.recv().await,
+        };
+        let Some((mut batch, digests)) = next else {
+            break;
+        };
+        // Gather whatever else is queued under the same digests into the
+        // same write; a batch under other digests (the last Login Response
+        // is sent without any, the first full-feature PDUs with the
+        // negotiated ones) waits for the next write.
         while let Ok((more, d)) = rx.try_recv() {
-            batch.extend(more);
-            digests = d;
+            if d == digests {
+                batch.extend(more);
+            } else {
+                held = Some((more, d));
+                break;
+            }
         }
         let Ok(mut parts) = iscsi_pdu::encode_vectored(&batch, digests, &mut head) else {
             return;
