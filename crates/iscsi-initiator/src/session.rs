@@ -187,6 +187,7 @@ pub struct SessionEngine {
     next_itt: u32,
     tasks: HashMap<Itt, Task>,
     texts: HashMap<Itt, TextExchange>,
+    /// Task management requests sent and not yet answered, by ITT.
     tmfs: Vec<Itt>,
     waiting: VecDeque<(Itt, Command)>,
     logout_itt: Option<Itt>,
@@ -252,6 +253,7 @@ impl SessionEngine {
             if itt != Itt::RESERVED
                 && !self.tasks.contains_key(&itt)
                 && !self.texts.contains_key(&itt)
+                && !self.tmfs.contains(&itt)
                 && !self.waiting.iter().any(|(i, _)| *i == itt)
             {
                 return itt;
