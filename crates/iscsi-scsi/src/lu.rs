@@ -367,6 +367,15 @@ fn field(byte: u16, bit: Option<u8>) -> Fail {
     Fail::Check(Sense::invalid_cdb_field(byte, bit))
 }
 
+/// MISCOMPARE DURING VERIFY OPERATION with the byte `offset` of the first
+/// difference in INFORMATION (SBC-3 COMPARE AND WRITE and VERIFY).
+fn miscompare(offset: usize) -> Fail {
+    Fail::Check(
+        Sense::new(SenseKey::MISCOMPARE, Asc::MISCOMPARE_DURING_VERIFY)
+            .with_information(offset as u64),
+    )
+}
+
 impl LogicalUnit {
     /// A unit over `backend`.
     #[must_use]
@@ -1033,6 +1042,12 @@ impl LogicalUnit {
         self.backend
             .write_vectored_at(lba * u64::from(self.block_size), &slices)
             .map_err(|e| medium_error(&e, Asc::WRITE_ERROR, lba))?;
+        self.flush_if_fua(fua, lba)
+    }
+
+    /// FUA (SBC-3, the WRITE commands): with the write cache on, the write just done at
+    /// `lba` reaches stable storage before the command completes.
+    fn flush_if_fua(&self, fua: bool, lba: u64) -> Result<(), Fail> {
         if fua && lock(&self.mode).wce {
             self.backend
                 .flush()
@@ -1151,22 +1166,14 @@ impl LogicalUnit {
             e != Some(m)
         });
         if let Some((offset, _)) = mismatch {
-            return Err(Fail::Check(
-                Sense::new(SenseKey::MISCOMPARE, Asc::MISCOMPARE_DURING_VERIFY)
-                    .with_information(offset as u64),
-            ));
+            return Err(miscompare(offset));
         }
         Ok(Bytes::new())
     }
 
     fn synchronize_cache(&self, req: &Request<'_>) -> Outcome {
-        let f = Fields(req.cdb);
-        let (lba, blocks) = if f.u8(0) == op::SYNCHRONIZE_CACHE_10 {
-            (u64::from(f.u32(2)), u64::from(f.u16(7)))
-        } else {
-            (f.u64(2), u64::from(f.u32(10)))
-        };
-        self.check_range(lba, blocks, 0)?;
+        let (lba, blocks, _) = Self::rw_fields(req.cdb);
+        self.check_range(lba, u64::from(blocks), 0)?;
         self.backend
             .flush()
             .map_err(|e| medium_error(&e, Asc::WRITE_ERROR, lba))?;
@@ -1174,13 +1181,8 @@ impl LogicalUnit {
     }
 
     fn pre_fetch(&self, req: &Request<'_>, format: SenseFormat) -> Response {
-        let f = Fields(req.cdb);
-        let (lba, blocks) = if f.u8(0) == op::PRE_FETCH_10 {
-            (u64::from(f.u32(2)), u64::from(f.u16(7)))
-        } else {
-            (f.u64(2), u64::from(f.u32(10)))
-        };
-        match self.check_range(lba, blocks, 0) {
+        let (lba, blocks, _) = Self::rw_fields(req.cdb);
+        match self.check_range(lba, u64::from(blocks), 0) {
             // Nothing to do (RAM, or the OS page cache does read-ahead).
             // GOOD rather than CONDITION MET: initiators (libiscsi's
             // conformance suite among them) expect GOOD.
@@ -1192,12 +1194,8 @@ impl LogicalUnit {
     fn write_same(&self, req: &Request<'_>) -> Outcome {
         let f = Fields(req.cdb);
         let sixteen = f.u8(0) == op::WRITE_SAME_16;
-        let (lba, blocks) = if sixteen {
-            (f.u64(2), u64::from(f.u32(10)))
-        } else {
-            (u64::from(f.u32(2)), u64::from(f.u16(7)))
-        };
-        let protect = f.u8(1) >> 5;
+        let (lba, blocks, protect) = Self::rw_fields(req.cdb);
+        let blocks = u64::from(blocks);
         let unmap = f.bit(1, 0x08);
         let anchor = f.bit(1, 0x10);
         let ndob = sixteen && f.bit(1, 0x01);
@@ -1312,19 +1310,12 @@ impl LogicalUnit {
         let _gate = self.exclusive_writes();
         let current = self.read_blocks(lba, u64::from(blocks))?;
         if let Some(offset) = current.iter().zip(verify).position(|(a, b)| a != b) {
-            return Err(Fail::Check(
-                Sense::new(SenseKey::MISCOMPARE, Asc::MISCOMPARE_DURING_VERIFY)
-                    .with_information(offset as u64),
-            ));
+            return Err(miscompare(offset));
         }
         self.backend
             .write_at(lba * u64::from(self.block_size), write)
             .map_err(|e| medium_error(&e, Asc::WRITE_ERROR, lba))?;
-        if f.bit(1, 0x08) && lock(&self.mode).wce {
-            self.backend
-                .flush()
-                .map_err(|e| medium_error(&e, Asc::WRITE_ERROR, lba))?;
-        }
+        self.flush_if_fua(f.bit(1, 0x08), lba)?;
         Ok(Bytes::new())
     }
 
