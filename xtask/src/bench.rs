@@ -20,7 +20,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -410,16 +410,11 @@ fn iperf3(seconds: u32) -> Result<f64> {
         .spawn()
         .map_err(|e| format!("cannot start iperf3 -s: {e}"))?;
     let result = (|| {
-        let start = Instant::now();
-        loop {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            if start.elapsed() > Duration::from_secs(10) {
-                return Err("iperf3 -s did not listen within 10 s".to_owned());
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
+        peers::wait_for_port(port, Duration::from_secs(10), || match server.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => Err(format!("iperf3 -s exited with {status}")),
+            Err(e) => Err(format!("cannot query iperf3 -s: {e}")),
+        })?;
         let out = util::capture(
             util::timed(u64::from(seconds) + 30, "iperf3")
                 .args(["-c", "127.0.0.1", "-p", &port.to_string(), "-J", "-t"])
@@ -433,8 +428,7 @@ fn iperf3(seconds: u32) -> Result<f64> {
             .map(|bits| bits / 8.0)
             .ok_or_else(|| "iperf3 -J gave no end.sum_received.bits_per_second".to_owned())
     })();
-    let _ = server.kill();
-    let _ = server.wait();
+    peers::kill_child(&mut server);
     result
 }
 

@@ -118,16 +118,14 @@ impl Fuzzer {
             .stderr(log)
             .status()
             .map_err(|e| format!("could not start `{line}`: {e}"))?;
-        let text = fs::read_to_string(&log_path).unwrap_or_default();
         if !status.success() {
-            let tail: Vec<&str> = text.lines().rev().take(40).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            eprintln!("{}", tail.join("\n"));
+            eprintln!("{}", crate::peers::log_tail(&log_path, 40));
             return Err(format!(
                 "fuzz target {target} failed ({status}); see {}",
                 log_path.display()
             ));
         }
+        let text = fs::read_to_string(&log_path).unwrap_or_default();
         runs_from_log(&text).ok_or_else(|| {
             format!(
                 "fuzz target {target} printed no run count; see {}",

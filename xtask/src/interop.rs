@@ -784,11 +784,7 @@ fn check_conformance(session: &mut Session, peer: &mut dyn Peer) -> Result<Strin
     let mut problems = Vec::new();
     for (family, selection, secs) in conformance_plan(session.quick) {
         let log = session.dir.join(format!("{label}-{family}.log"));
-        let file =
-            File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-        let err = file
-            .try_clone()
-            .map_err(|e| format!("cannot duplicate {}: {e}", log.display()))?;
+        let (file, err) = peers::log_files(&log)?;
         let mut cmd = util::timed(secs, "iscsi-test-cu");
         cmd.args(["-d", "-t", selection, &url])
             .stdin(Stdio::null())

@@ -148,7 +148,7 @@ pub(crate) fn free_port() -> Result<u16> {
 
 /// Waits until 127.0.0.1:`port` accepts TCP connections; `alive` is asked
 /// between attempts so that a process that died fails fast.
-fn wait_for_port(
+pub(crate) fn wait_for_port(
     port: u16,
     within: Duration,
     mut alive: impl FnMut() -> Result,
@@ -178,7 +178,7 @@ pub(crate) fn log_tail(path: &Path, n: usize) -> String {
 }
 
 /// A log file for a child's stdout and stderr.
-fn log_files(path: &Path) -> Result<(File, File)> {
+pub(crate) fn log_files(path: &Path) -> Result<(File, File)> {
     let out = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     let err = out
         .try_clone()
@@ -187,7 +187,7 @@ fn log_files(path: &Path) -> Result<(File, File)> {
 }
 
 /// Whether a child still runs; `Err` describes how it ended.
-fn child_alive(child: &mut Child, what: &str, log: &Path) -> Result {
+pub(crate) fn child_alive(child: &mut Child, what: &str, log: &Path) -> Result {
     match child.try_wait() {
         Ok(None) => Ok(()),
         Ok(Some(status)) => Err(format!(
@@ -212,7 +212,7 @@ fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitSt
 }
 
 /// Kills and reaps `child` if it still runs (guards' last resort).
-fn kill_child(child: &mut Child) {
+pub(crate) fn kill_child(child: &mut Child) {
     if matches!(child.try_wait(), Ok(None)) {
         let _ = child.kill();
         let _ = child.wait();

@@ -11,8 +11,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -43,25 +42,17 @@ impl ProbeServer {
             .stderr(out)
             .spawn()
             .map_err(|e| format!("cannot start {} probe-server: {e}", iscsi.display()))?;
-        let server = Self { child, port };
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if start.elapsed() > Duration::from_secs(10) {
-                return Err(format!(
-                    "the probe server did not listen within 10 s; see {}",
-                    log.display()
-                ));
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
+        let mut server = Self { child, port };
+        peers::wait_for_port(port, Duration::from_secs(10), || {
+            peers::child_alive(&mut server.child, "the probe server", log)
+        })?;
         Ok(server)
     }
 }
 
 impl Drop for ProbeServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        peers::kill_child(&mut self.child);
     }
 }
 
