@@ -530,8 +530,12 @@ impl Engine {
         if task.next_r2t_offset < task.received {
             task.next_r2t_offset = task.received;
         }
+        // At most MaxOutstandingR2T open at once (RFC 7143 §13.17), those
+        // already open and those made here together: the Linux initiator
+        // keeps 2 × MaxOutstandingR2T R2T slots per task and drops the
+        // connection when more arrive.
         let mut new = Vec::new();
-        while task.r2ts.len() < max_r2t && task.next_r2t_offset < task.to_collect {
+        while task.r2ts.len() + new.len() < max_r2t && task.next_r2t_offset < task.to_collect {
             let length = (task.to_collect - task.next_r2t_offset).min(max_burst);
             let offset = task.next_r2t_offset;
             task.next_r2t_offset += length;
@@ -1199,6 +1203,48 @@ mod tests {
             (resp.status, resp.stat_sn, resp.exp_data_sn),
             (ScsiStatus::GOOD, StatSn(100), DataSn(1))
         );
+    }
+
+    /// A write of several bursts gets one R2T at a time under
+    /// MaxOutstandingR2T=1, the next only when a burst is complete (found
+    /// by the Linux initiator: all four R2Ts of a 4 MiB WRITE were sent at
+    /// once, and it dropped the connection, "Could not allocate R2T").
+    #[test]
+    fn r2ts_never_exceed_max_outstanding_r2t() {
+        for max_r2t in [1u16, 2] {
+            let mut p = params();
+            p.max_outstanding_r2t = max_r2t;
+            p.max_burst_length = 8192;
+            let mut e = Engine::new(p, EngineConfig::default(), 0);
+            // 40 KiB: 8 KiB immediate, then 4 bursts of 8 KiB.
+            e.handle_pdu(write_cmd(7, 10, true, 40, &[0u8; 8192]), 0, &sizer);
+            let mut open: Vec<R2t> = Vec::new();
+            let mut offsets = Vec::new();
+            let mut executed = false;
+            for _ in 0..10 {
+                let (out, events) = drain(&mut e);
+                executed |= events.iter().any(|ev| matches!(ev, Event::Execute(_)));
+                for pdu in out {
+                    if let Bhs::R2t(r) = pdu.bhs {
+                        open.push(r);
+                        offsets.push(r.buffer_offset);
+                    }
+                }
+                assert!(
+                    open.len() <= usize::from(max_r2t),
+                    "{} R2Ts open with MaxOutstandingR2T={max_r2t}",
+                    open.len()
+                );
+                if open.is_empty() {
+                    break;
+                }
+                let r = open.remove(0);
+                let len = r.desired_data_transfer_length as usize;
+                e.handle_pdu(data_out(7, r.ttt, 0, r.buffer_offset, len, true), 0, &sizer);
+            }
+            assert_eq!(offsets, [8192, 16_384, 24_576, 32_768]);
+            assert!(executed, "the write ran once every burst had arrived");
+        }
     }
 
     #[test]
