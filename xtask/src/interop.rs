@@ -1,4 +1,4 @@
-//! `cargo xtask interop [--peer ours|tgt|targetcli|all] [--quick] [--no-build]`:
+//! `cargo xtask interop [--peer ours|tgt|linux|targetcli|all] [--quick] [--no-build]`:
 //! real third-party peers against our stack, on 127.0.0.1 only.
 //!
 //! - `ours`: our `iscsi-target` (built in release mode, started with a
@@ -36,11 +36,13 @@ const EXPECTATIONS: &str = "xtask/interop/iscsi-test-cu-pass.txt";
 const QUICK_SCSI: &str = "SCSI.Inquiry,SCSI.ReadCapacity16,SCSI.Read10,SCSI.Write10";
 
 const USAGE: &str =
-    "usage: cargo xtask interop [--peer ours|tgt|targetcli|all] [--quick] [--no-build]
+    "usage: cargo xtask interop [--peer ours|tgt|linux|targetcli|all] [--quick] [--no-build]
 
   --peer ours       our iscsi-target against libiscsi tools, qemu-img/qemu-io, iscsi-test-cu
   --peer tgt        tgtd and the conformance suite against it
-  --peer targetcli  LIO configured with targetcli (needs a kernel with LIO)
+  --peer linux      the Linux kernel initiator (open-iscsi, in a QEMU guest) against our target
+  --peer targetcli  our initiator and libiscsi against LIO configured with targetcli
+                    (the host's LIO where the kernel has it, else LIO in the QEMU guest)
   --peer all        ours and tgt, and the conformance comparison (default)
   --quick           conformance: the iSCSI family and SCSI Inquiry, ReadCapacity16,
                     Read10, Write10 only; no tgtd run with --peer all
@@ -54,8 +56,10 @@ pub(crate) enum PeerChoice {
     Ours,
     /// tgtd only.
     Tgt,
-    /// LIO via targetcli.
+    /// LIO via targetcli (on the host, or in the guest).
     Targetcli,
+    /// The Linux kernel initiator (in the guest) against our target.
+    Linux,
     /// Ours and tgtd.
     All,
 }
@@ -96,17 +100,18 @@ pub(crate) fn parse_args(args: &[String]) -> Result<Option<Options>> {
                     Some(v) => v,
                     None => it
                         .next()
-                        .ok_or("--peer needs ours, tgt, targetcli or all")?
+                        .ok_or("--peer needs ours, tgt, linux, targetcli or all")?
                         .clone(),
                 };
                 options.peer = match value.as_str() {
                     "ours" => PeerChoice::Ours,
                     "tgt" | "tgtd" => PeerChoice::Tgt,
                     "targetcli" | "lio" => PeerChoice::Targetcli,
+                    "linux" | "open-iscsi" => PeerChoice::Linux,
                     "all" => PeerChoice::All,
                     other => {
                         return Err(format!(
-                            "--peer {other:?}: expected ours, tgt, targetcli or all"
+                            "--peer {other:?}: expected ours, tgt, linux, targetcli or all"
                         ));
                     }
                 };
@@ -237,6 +242,9 @@ fn run_checks(
 pub(crate) fn run(options: Options) -> Result<String> {
     if options.peer == PeerChoice::Targetcli {
         return run_targetcli(options.build);
+    }
+    if options.peer == PeerChoice::Linux {
+        return crate::linux::run(options.build, options.quick);
     }
     let ours = matches!(options.peer, PeerChoice::Ours | PeerChoice::All);
     let tgt =

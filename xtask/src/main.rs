@@ -2,19 +2,23 @@
 //!
 //! - `ci`: fmt, clippy, tests, docs, cargo-deny, layering, fuzz smoke and
 //!   interop against real peers.
-//! - `interop [--peer ours|tgt|targetcli|all] [--quick]`: our stack against
+//! - `interop [--peer ours|tgt|linux|targetcli|all] [--quick]`: our stack against
 //!   third-party iSCSI peers (libiscsi, qemu, tgtd, LIO) on 127.0.0.1.
 //! - `bench [--quick] [--micro]`: our target side by side with tgtd under
 //!   qemu-img bench, iscsi-perf and our `iscsi bench`; report and chart.
 //! - `fuzz [TARGET ...] [--seconds N]`: run the fuzzers for longer.
+//! - `guest build | run`: the QEMU guest with Linux's own initiator and
+//!   target (open-iscsi, LIO) that interop uses on hosts without them.
 
 mod bench;
 mod chart;
 mod ci;
 mod cunit;
 mod fuzz;
+mod guest;
 mod initiator;
 mod interop;
+mod linux;
 mod peers;
 mod probe_api;
 mod util;
@@ -27,13 +31,17 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci [--no-interop]               every check: fmt, clippy, tests, docs, cargo-deny,
                                   layering, fuzz smoke, interop, bench --quick
-  interop [--peer ours|tgt|targetcli|all] [--quick] [--no-build]
+  interop [--peer ours|tgt|linux|targetcli|all] [--quick] [--no-build]
                                   our target against libiscsi, qemu and the
                                   iscsi-test-cu suite; tgtd as the reference
   bench [--quick] [--micro] [--rounds N] [--seconds S] [--no-build]
                                   ours vs tgtd: qemu-img bench, iscsi-perf, iscsi bench;
                                   target/bench/report.md and report.png
   fuzz [TARGET ...] [--seconds N] run fuzz targets (all by default; 60 s each)
+  guest build [--force]           the Linux guest (Debian kernel, open-iscsi, LIO) for
+                                  interop --peer linux|targetcli; cached
+  guest run DIR [--job NAME] [--hostfwd H:G]... [--timeout S] [--shell]
+                                  boot it and run DIR/NAME inside; its exit code
 ";
 
 fn main() -> ExitCode {
@@ -46,6 +54,7 @@ fn main() -> ExitCode {
         "bench" => bench::main(rest),
         "ci" => ci::main(rest),
         "fuzz" => fuzz::main(rest),
+        "guest" => guest::main(rest),
         "interop" => interop::main(rest),
         "-h" | "--help" | "help" => {
             eprint!("{USAGE}");
