@@ -28,6 +28,9 @@ pub struct ProbeOptions {
     pub chap: Option<(String, String)>,
     /// Mutual CHAP: the target's user and secret.
     pub mutual: Option<(String, String)>,
+    /// The CHAP algorithms to offer, in order; empty: all of
+    /// [`iscsi_login::ChapAlgorithm::ALL`], strongest first.
+    pub chap_algorithms: Vec<iscsi_login::ChapAlgorithm>,
     /// Time allowed for the whole probe.
     pub timeout: Duration,
     /// Operational proposals (digests, MaxRecvDataSegmentLength, ...).
@@ -44,6 +47,7 @@ impl ProbeOptions {
             target: None,
             chap: None,
             mutual: None,
+            chap_algorithms: Vec::new(),
             timeout: Duration::from_secs(10),
             operational: iscsi_login::OperationalConfig::default(),
         }
@@ -198,14 +202,18 @@ async fn run(options: &ProbeOptions, report: &mut ProbeReport) -> Result<(), Err
         .with_operational(options.operational.clone());
     if let Some((user, secret)) = &options.chap {
         let creds = credentials(user, secret)?;
-        login_options = login_options.with_auth(match &options.mutual {
+        let mut auth = match &options.mutual {
             Some((tu, ts)) => {
                 InitiatorAuth::mutual_chap(creds, credentials(tu, ts)?).map_err(|_| {
                     Error::BadData("mutual CHAP needs two different secrets".to_owned())
                 })?
             }
             None => InitiatorAuth::chap(creds),
-        });
+        };
+        if !options.chap_algorithms.is_empty() {
+            auth = auth.with_algorithms(&options.chap_algorithms);
+        }
+        login_options = login_options.with_auth(auth);
     }
     let session = login(&login_options).await?;
     let info = session.login_info().clone();

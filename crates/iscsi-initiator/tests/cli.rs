@@ -169,6 +169,19 @@ async fn exit_codes_tell_failures_apart() {
     assert_eq!(v["chap"], true);
     assert_eq!(v["chapAlgorithm"], "SHA3-256");
     assert_eq!(v["sessionType"], "Normal");
+    // --chap-algorithms: the offer, in order (LIO takes the first it knows).
+    for (list, want) in [("sha256,md5", "SHA-256"), ("5", "MD5"), ("SHA1", "SHA-1")] {
+        let mut chosen = vec!["--chap-algorithms", list];
+        chosen.extend(args);
+        let out = iscsi(&chosen, &[("ISCSI_SECRET", "alice-secret-1")]).await;
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert_eq!(json(&out)["chapAlgorithm"], want, "{list}");
+    }
+    let mut bad = vec!["--chap-algorithms", "sha512"];
+    bad.extend(args);
+    let out = iscsi(&bad, &[("ISCSI_SECRET", "alice-secret-1")]).await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a CHAP algorithm"));
     let out = iscsi(&args, &[("ISCSI_SECRET", "wrong-secret-9")]).await;
     assert_eq!(out.status.code(), Some(5), "{out:?}");
     let v = json(&out);

@@ -54,6 +54,27 @@ impl ChapAlgorithm {
         }
     }
 
+    /// The algorithm a user names: `MD5`, `SHA1`, `SHA256`, `SHA3-256`
+    /// (case and a `-`/`_` after "SHA" ignored, as open-iscsi's
+    /// `node.session.auth.chap_algs` writes them), or the CHAP_A number
+    /// 5–8 (RFC 7143 §12.1.3, IANA "PPP Authentication Algorithms").
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        let n: String = name
+            .trim()
+            .chars()
+            .filter(|c| *c != '-' && *c != '_')
+            .collect::<String>()
+            .to_ascii_uppercase();
+        match n.as_str() {
+            "MD5" | "5" => Some(Self::Md5),
+            "SHA1" | "6" => Some(Self::Sha1),
+            "SHA256" | "7" => Some(Self::Sha256),
+            "SHA3256" | "8" => Some(Self::Sha3_256),
+            _ => None,
+        }
+    }
+
     /// Digest (and response) length in bytes.
     #[must_use]
     pub const fn digest_len(self) -> usize {
@@ -317,6 +338,27 @@ mod tests {
             assert!(!a.verify(0x5b, &secret, &challenge, &r));
             assert!(!a.verify(0x5a, &secret, &challenge, &r[..r.len() - 1]));
         }
+    }
+
+    #[test]
+    fn algorithms_by_name_and_number() {
+        for a in ChapAlgorithm::ALL {
+            assert_eq!(ChapAlgorithm::from_name(a.name()), Some(a));
+            assert_eq!(ChapAlgorithm::from_name(&a.code().to_string()), Some(a));
+        }
+        // open-iscsi's spelling in node.session.auth.chap_algs
+        assert_eq!(
+            ChapAlgorithm::from_name("SHA3-256"),
+            Some(ChapAlgorithm::Sha3_256)
+        );
+        assert_eq!(
+            ChapAlgorithm::from_name("sha256"),
+            Some(ChapAlgorithm::Sha256)
+        );
+        assert_eq!(ChapAlgorithm::from_name(" md5 "), Some(ChapAlgorithm::Md5));
+        assert_eq!(ChapAlgorithm::from_name("sha512"), None);
+        assert_eq!(ChapAlgorithm::from_name("4"), None);
+        assert_eq!(ChapAlgorithm::from_name(""), None);
     }
 
     const KAT_MD5: &str = include_str!("../tests/kat/chap_md5.txt");

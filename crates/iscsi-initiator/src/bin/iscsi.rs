@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
 use iscsi_initiator::client::{self, Error, LoginOptions, Session, discover, login};
 use iscsi_initiator::probe::{ProbeOptions, probe};
 use iscsi_initiator::url::{IscsiUrl, Portal};
-use iscsi_login::{DigestPolicy, InitiatorAuth, OperationalConfig};
+use iscsi_login::{ChapAlgorithm, DigestPolicy, InitiatorAuth, OperationalConfig};
 use serde::Serialize;
 
 /// mimalloc keeps freed buffers for reuse (large Data-In buffers included).
@@ -64,6 +64,11 @@ struct Args {
     /// Require CRC32C data digests.
     #[arg(long, global = true)]
     data_digest: bool,
+    /// CHAP algorithms to offer, in order of preference, comma-separated:
+    /// SHA3-256, SHA256, SHA1, MD5 or their CHAP_A numbers 8, 7, 6, 5
+    /// [default: all, strongest first].
+    #[arg(long, global = true, value_delimiter = ',', value_parser = chap_algorithm)]
+    chap_algorithms: Vec<ChapAlgorithm>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -294,7 +299,7 @@ fn portal_options(
     .with_operational(operational(args, OperationalConfig::default()));
     if let Some(user) = &chap.chap {
         let creds = client::credentials(user, &secret(chap, &chap.secret_env)?)?;
-        o = o.with_auth(match &chap.target_user {
+        let auth = match &chap.target_user {
             Some(tu) => {
                 let ts = std::env::var("ISCSI_TARGET_SECRET")
                     .map_err(|_| bad_args("mutual CHAP: set $ISCSI_TARGET_SECRET"))?;
@@ -302,9 +307,26 @@ fn portal_options(
                     .map_err(|_| bad_args("mutual CHAP needs two different secrets"))?
             }
             None => InitiatorAuth::chap(creds),
-        });
+        };
+        o = o.with_auth(offered(args, auth));
     }
     Ok(o)
+}
+
+/// One `--chap-algorithms` entry.
+fn chap_algorithm(name: &str) -> Result<ChapAlgorithm, String> {
+    ChapAlgorithm::from_name(name).ok_or_else(|| {
+        format!("{name:?} is not a CHAP algorithm (SHA3-256, SHA256, SHA1, MD5 or 8, 7, 6, 5)")
+    })
+}
+
+/// `auth` restricted to `--chap-algorithms`, when given.
+fn offered(args: &Args, auth: InitiatorAuth) -> InitiatorAuth {
+    if args.chap_algorithms.is_empty() {
+        auth
+    } else {
+        auth.with_algorithms(&args.chap_algorithms)
+    }
 }
 
 /// The operational proposals the global options ask for, on top of `base`.
@@ -336,6 +358,7 @@ async fn session_for(args: &Args, url: &str) -> Result<(Session, IscsiUrl), Fail
             &s,
         )?));
     }
+    o.auth = offered(args, o.auth);
     let session = login(&o).await?;
     session.test_unit_ready(url.lun).await?;
     Ok((session, url))
@@ -531,6 +554,7 @@ async fn run(args: &Args) -> Result<u8, Fail> {
             o.target.clone_from(target);
             o.timeout = Duration::from_millis(args.timeout);
             o.operational = operational(args, OperationalConfig::default());
+            o.chap_algorithms.clone_from(&args.chap_algorithms);
             if let Some(user) = &chap.chap {
                 o.chap = Some((user.clone(), secret(chap, &chap.secret_env)?));
                 if let Some(tu) = &chap.target_user {
