@@ -72,7 +72,12 @@ const SMALL_MRDSL: u32 = 512;
 
 /// `timeout -k 5 SECS iscsi [--initiator-name NAME] ARGS` with `env` set
 /// and no CHAP secrets inherited from the caller.
-fn iscsi(session: &Session, peer: &dyn Peer, secs: u64, args: &[&str]) -> Result<Command> {
+pub(crate) fn iscsi(
+    session: &Session,
+    peer: &dyn Peer,
+    secs: u64,
+    args: &[&str],
+) -> Result<Command> {
     let binary = session
         .iscsi
         .as_ref()
@@ -88,7 +93,7 @@ fn iscsi(session: &Session, peer: &dyn Peer, secs: u64, args: &[&str]) -> Result
 }
 
 /// Runs `cmd` and requires exit status `code`.
-fn exit_with(cmd: &mut Command, code: i32) -> Result<Captured> {
+pub(crate) fn exit_with(cmd: &mut Command, code: i32) -> Result<Captured> {
     let out = util::capture(cmd)?;
     if out.status.code() == Some(code) {
         Ok(out)
@@ -103,13 +108,13 @@ fn exit_with(cmd: &mut Command, code: i32) -> Result<Captured> {
 }
 
 /// The JSON `out` printed.
-fn json(out: &Captured) -> Result<Value> {
+pub(crate) fn json(out: &Captured) -> Result<Value> {
     serde_json::from_str(&out.stdout)
         .map_err(|e| format!("`{}` printed no JSON ({e}): {}", out.line, out.last_line()))
 }
 
 /// Saves a JSON answer as `target/interop/NAME-PEER.json` for the notes.
-fn keep(session: &Session, peer: &dyn Peer, name: &str, out: &Captured) -> PathBuf {
+pub(crate) fn keep(session: &Session, peer: &dyn Peer, name: &str, out: &Captured) -> PathBuf {
     let path = session.dir.join(format!("{name}-{}.json", peer.label()));
     if let Err(e) = fs::write(&path, &out.stdout) {
         eprintln!("cannot write {}: {e}", path.display());
@@ -245,7 +250,7 @@ fn check_probe(session: &mut Session, peer: &mut dyn Peer) -> Result<String> {
 
 /// `probe PORTAL --target IQN --chap USER [--target-user TUSER]` with the
 /// secrets in the environment.
-fn chap_probe(
+pub(crate) fn chap_probe(
     session: &Session,
     peer: &dyn Peer,
     which: &str,

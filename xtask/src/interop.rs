@@ -9,7 +9,10 @@
 //! - `tgt`: tgtd with a thick 1 GiB LUN on /dev/shm, as the reference the
 //!   conformance results are compared with (later: the target of our
 //!   initiator's checks).
-//! - `targetcli`: LIO, where the kernel has it (not on this machine kind).
+//! - `linux`: the Linux kernel initiator (open-iscsi, in a QEMU guest)
+//!   against our target (`crate::linux`).
+//! - `targetcli`: our initiator and libiscsi against LIO, the host's where
+//!   the kernel has it, else in a QEMU guest (`crate::lio`).
 //! - `all` (default): ours and tgt, then the comparison.
 //!
 //! Every check is a named step; all run and the command fails when any
@@ -25,7 +28,7 @@ use std::process::{Command, Stdio};
 use crate::cunit::{self, Class, Counts, FamilyRun, Report};
 use crate::initiator::INITIATOR_CHECKS;
 use crate::peers::{
-    self, CHAP_SECRET, CHAP_USER, Lio, OurTarget, Peer, TARGET_SECRET, TARGET_USER, Tgtd,
+    self, CHAP_SECRET, CHAP_USER, OurTarget, Peer, TARGET_SECRET, TARGET_USER, Tgtd,
 };
 use crate::util::{self, Result, Steps};
 
@@ -145,6 +148,16 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// A session writing into `dir`; `quick` selects the short conformance run.
+    pub(crate) fn new(dir: PathBuf, quick: bool) -> Self {
+        Self {
+            quick,
+            dir,
+            iscsi: None,
+            reports: Vec::new(),
+        }
+    }
+
     fn report(&self, peer: &str) -> Option<&Report> {
         self.reports.iter().find(|r| r.peer == peer)
     }
@@ -219,7 +232,7 @@ const REFERENCE_CHECKS: &[Check] = &[Check {
 
 /// Runs `checks` against `peer` as steps named `LABEL: CHECK`; when the
 /// peer did not start, each check fails (none is silently dropped).
-fn run_checks(
+pub(crate) fn run_checks(
     steps: &mut Steps,
     session: &mut Session,
     label: &str,
@@ -241,7 +254,7 @@ fn run_checks(
 /// Runs the selected peers; `Ok` holds a one-line summary.
 pub(crate) fn run(options: Options) -> Result<String> {
     if options.peer == PeerChoice::Targetcli {
-        return run_targetcli(options.build);
+        return crate::lio::run(options.build);
     }
     if options.peer == PeerChoice::Linux {
         return crate::linux::run(options.build, options.quick);
@@ -465,14 +478,14 @@ pub(crate) fn build_binaries(build: bool) -> Result<(Binaries, String)> {
 // ---------------------------------------------------------------- checks
 
 /// Runs `cmd` (already under `timeout`) and requires exit status 0.
-fn run_ok(cmd: &mut Command) -> Result<util::Captured> {
+pub(crate) fn run_ok(cmd: &mut Command) -> Result<util::Captured> {
     let out = util::capture(cmd)?;
     out.success()?;
     Ok(out)
 }
 
 /// Requires `needle` in the output of `out`.
-fn expect_text(out: &util::Captured, needle: &str) -> Result {
+pub(crate) fn expect_text(out: &util::Captured, needle: &str) -> Result {
     if out.text().contains(needle) {
         Ok(())
     } else {
@@ -485,7 +498,7 @@ fn expect_text(out: &util::Captured, needle: &str) -> Result {
 }
 
 /// The targets of an `iscsi-ls` listing, each with the LUNs listed under it.
-fn ls_listing(stdout: &str) -> Vec<(String, Vec<u32>)> {
+pub(crate) fn ls_listing(stdout: &str) -> Vec<(String, Vec<u32>)> {
     let mut out: Vec<(String, Vec<u32>)> = Vec::new();
     for line in stdout.lines() {
         if let Some(rest) = line.strip_prefix("Target:") {
@@ -941,59 +954,6 @@ fn print_conformance(reports: &[&Report], dir: &Path) {
             eprintln!("  {:<10} {:<45} {}", r.class.label(), r.id(), r.message);
         }
     }
-}
-
-/// `--peer targetcli`: LIO configured by targetcli, when the kernel has
-/// it: libiscsi's mutual-CHAP INQUIRY, then our initiator's checks.
-fn run_targetcli(build: bool) -> Result<String> {
-    peers::detect_lio()?;
-    let mut steps = Steps::new();
-    let mut session = Session {
-        quick: true,
-        dir: target_dir().join("interop"),
-        iscsi: None,
-        reports: Vec::new(),
-    };
-    fs::create_dir_all(&session.dir)
-        .map_err(|e| format!("cannot create {}: {e}", session.dir.display()))?;
-    steps.step("build iscsi-target and iscsi", || {
-        let (binaries, detail) = build_binaries(build)?;
-        session.iscsi = Some(binaries.iscsi);
-        Ok(detail)
-    });
-    let mut lio = None;
-    steps.step("lio: configure (targetcli)", || {
-        let l = Lio::start()?;
-        let detail = format!("{} on 127.0.0.1:{}", peers::LIO_IQN, l.port());
-        lio = Some(l);
-        Ok(detail)
-    });
-    steps.step("lio: iscsi-inq with mutual CHAP", || {
-        let l = lio.as_ref().ok_or("LIO was not configured")?;
-        peers::require(&[("iscsi-inq", "libiscsi-bin")])?;
-        let lun = l.exposed().mutual.clone().ok_or("no mutual-CHAP target")?;
-        let url = format!(
-            "{}?target_user={TARGET_USER}&target_password={TARGET_SECRET}",
-            l.url(&lun, Some((CHAP_USER, CHAP_SECRET)))
-        );
-        let out = run_ok(
-            util::timed(30, "iscsi-inq")
-                .args(["-i", peers::LIO_INITIATOR])
-                .arg(url),
-        )?;
-        expect_text(&out, "Vendor:")?;
-        Ok("mutual CHAP login and INQUIRY".to_owned())
-    });
-    run_checks(
-        &mut steps,
-        &mut session,
-        "lio",
-        lio.as_mut().map(|l| l as &mut dyn Peer),
-        INITIATOR_CHECKS,
-    );
-    drop(lio);
-    steps.finish("cargo xtask interop --peer targetcli")?;
-    Ok("LIO checks passed".to_owned())
 }
 
 #[cfg(test)]

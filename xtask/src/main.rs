@@ -19,6 +19,7 @@ mod guest;
 mod initiator;
 mod interop;
 mod linux;
+mod lio;
 mod peers;
 mod probe_api;
 mod util;

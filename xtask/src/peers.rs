@@ -914,30 +914,49 @@ pub(crate) fn detect_lio() -> Result {
     )
 }
 
-/// Name of the fileio backstore.
+/// Name of the fileio backstore (the CHAP targets' LUN).
 const LIO_BACKSTORE: &str = "xtask_interop";
+/// Name of the ramdisk backstore (the open target's LUN).
+const LIO_RAMDISK: &str = "xtask_interop_rd";
+/// Size of LIO's ramdisk LUN, bytes.
+pub(crate) const LIO_RAMDISK_SIZE: u64 = 256 << 20;
+/// Size of LIO's fileio LUN, bytes.
+pub(crate) const LIO_FILEIO_SIZE: u64 = 64 << 20;
 /// The initiator name LIO's ACL admits (pass it with `-i` to libiscsi tools).
 pub(crate) const LIO_INITIATOR: &str = "iqn.2026-11.rs.iscsi:interop-initiator";
 
-/// The targetcli commands that configure LIO: a fileio backstore of
-/// `image` and three targets with that LUN, each with its portal on
-/// 127.0.0.1:`port` only: [`LIO_IQN`] open to every initiator (demo mode),
-/// [`LIO_CHAP_IQN`] with an ACL for [`LIO_INITIATOR`] and CHAP, and
-/// [`LIO_MUTUAL_IQN`] with mutual CHAP ([`TARGET_USER`]).
+/// The targetcli commands that configure LIO: a ramdisk backstore and a
+/// fileio backstore of `image`, and three targets, each with its portal on
+/// 127.0.0.1:`port` only: [`LIO_IQN`] with the ramdisk, open to every
+/// initiator (demo mode); [`LIO_CHAP_IQN`] with the fileio LUN, an ACL for
+/// [`LIO_INITIATOR`] and CHAP; and [`LIO_MUTUAL_IQN`], the same with mutual
+/// CHAP ([`TARGET_USER`]).
 pub(crate) fn lio_commands(port: u16, image: &Path) -> Vec<Vec<String>> {
-    let mut lines = vec![format!(
-        "/backstores/fileio create name={LIO_BACKSTORE} file_or_dev={} size=1G write_back=false",
-        image.display()
-    )];
+    let mut lines = vec![
+        format!(
+            "/backstores/ramdisk create name={LIO_RAMDISK} size={}M",
+            LIO_RAMDISK_SIZE >> 20
+        ),
+        format!(
+            "/backstores/fileio create name={LIO_BACKSTORE} file_or_dev={} size={}M write_back=false",
+            image.display(),
+            LIO_FILEIO_SIZE >> 20
+        ),
+    ];
     for (iqn, auth) in [
         (LIO_IQN, None),
         (LIO_CHAP_IQN, Some(false)),
         (LIO_MUTUAL_IQN, Some(true)),
     ] {
         let tpg = format!("/iscsi/{iqn}/tpg1");
+        let backstore = if auth.is_none() {
+            format!("/backstores/ramdisk/{LIO_RAMDISK}")
+        } else {
+            format!("/backstores/fileio/{LIO_BACKSTORE}")
+        };
         lines.extend([
             format!("/iscsi create {iqn}"),
-            format!("{tpg}/luns create /backstores/fileio/{LIO_BACKSTORE}"),
+            format!("{tpg}/luns create {backstore}"),
             format!("{tpg}/portals delete 0.0.0.0 3260"),
             format!("{tpg}/portals create 127.0.0.1 {port}"),
         ]);
@@ -971,8 +990,26 @@ pub(crate) fn lio_commands(port: u16, image: &Path) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// LIO configured through targetcli; `Drop` deletes the target, the
-/// backstore and the image.
+/// What LIO serves under [`lio_commands`].
+pub(crate) fn lio_exposed() -> Exposed {
+    let lun = |iqn: &str, size: u64| LunRef {
+        iqn: iqn.to_owned(),
+        lun: 0,
+        size,
+    };
+    Exposed {
+        data: lun(LIO_IQN, LIO_RAMDISK_SIZE),
+        chap: Some(lun(LIO_CHAP_IQN, LIO_FILEIO_SIZE)),
+        mutual: Some(lun(LIO_MUTUAL_IQN, LIO_FILEIO_SIZE)),
+        vendor: "LIO-ORG",
+        others: Vec::new(),
+        extra_ports: Vec::new(),
+        initiator_name: Some(LIO_INITIATOR),
+    }
+}
+
+/// LIO of this host's kernel, configured through targetcli; `Drop` deletes
+/// the targets, the backstores and the image.
 pub(crate) struct Lio {
     port: u16,
     image: PathBuf,
@@ -995,29 +1032,9 @@ impl Lio {
                 "/dev/shm/xtask-interop-lio-{}.img",
                 std::process::id()
             )),
-            exposed: Exposed {
-                data: LunRef {
-                    iqn: LIO_IQN.to_owned(),
-                    lun: 0,
-                    size: GIB,
-                },
-                chap: Some(LunRef {
-                    iqn: LIO_CHAP_IQN.to_owned(),
-                    lun: 0,
-                    size: GIB,
-                }),
-                mutual: Some(LunRef {
-                    iqn: LIO_MUTUAL_IQN.to_owned(),
-                    lun: 0,
-                    size: GIB,
-                }),
-                vendor: "LIO-ORG",
-                others: Vec::new(),
-                extra_ports: Vec::new(),
-                initiator_name: Some(LIO_INITIATOR),
-            },
+            exposed: lio_exposed(),
         };
-        create_thick_file(&lio.image, GIB)?;
+        create_thick_file(&lio.image, LIO_FILEIO_SIZE)?;
         for args in lio_commands(port, &lio.image) {
             util::capture(util::timed(30, "targetcli").args(&args))?.success()?;
         }
@@ -1048,12 +1065,15 @@ impl Drop for Lio {
     fn drop(&mut self) {
         let targets = [LIO_IQN, LIO_CHAP_IQN, LIO_MUTUAL_IQN]
             .map(|iqn| vec!["/iscsi".to_owned(), "delete".to_owned(), iqn.to_owned()]);
-        let backstore = vec![
-            "/backstores/fileio".to_owned(),
-            "delete".to_owned(),
-            LIO_BACKSTORE.to_owned(),
-        ];
-        for args in targets.into_iter().chain([backstore]) {
+        let backstores =
+            [("fileio", LIO_BACKSTORE), ("ramdisk", LIO_RAMDISK)].map(|(kind, name)| {
+                vec![
+                    format!("/backstores/{kind}"),
+                    "delete".to_owned(),
+                    name.to_owned(),
+                ]
+            });
+        for args in targets.into_iter().chain(backstores) {
             let _ = util::capture(util::timed(30, "targetcli").args(&args));
         }
         let _ = fs::remove_file(&self.image);
@@ -1320,9 +1340,10 @@ mod tests {
     fn lio_is_configured_on_loopback_with_chap() {
         let commands = lio_commands(4000, Path::new("/dev/shm/x.img"));
         let lines: Vec<String> = commands.iter().map(|c| c.join(" ")).collect();
-        assert!(lines[0].starts_with(
-            "/backstores/fileio create name=xtask_interop file_or_dev=/dev/shm/x.img size=1G"
+        assert!(lines[1].starts_with(
+            "/backstores/fileio create name=xtask_interop file_or_dev=/dev/shm/x.img size=64M"
         ));
+        assert!(lines[0].starts_with("/backstores/ramdisk create name=xtask_interop_rd size=256M"));
         assert!(
             lines
                 .iter()
