@@ -1,6 +1,7 @@
 //! `cargo xtask ci`: every check the project has, in one command, with one
 //! summary line per step. Missing tools are installed first. The last
-//! steps are `cargo xtask interop` (all peers, full conformance run) and a
+//! steps are `cargo xtask interop` (every peer, full conformance run; the
+//! kernel initiator and LIO in the QEMU guest) and a
 //! `cargo xtask bench --quick` smoke run, unless `--no-interop` is given.
 
 use std::env;
@@ -135,7 +136,29 @@ pub(crate) fn main(args: &[String]) -> Result {
         );
     } else {
         // The full conformance run (about 2 minutes here), not --quick.
-        steps.step("interop", || interop::run(interop::Options::default()));
+        steps.step("interop", || {
+            interop::run_userspace(interop::Options::default())
+        });
+        // The kernel's peers in the QEMU guest (built on first use, ~1 min):
+        // open-iscsi against our target (short fio runs), our initiator
+        // and libiscsi against LIO.
+        let kernel = interop::Options {
+            build: false,
+            quick: true,
+            ..interop::Options::default()
+        };
+        steps.step("interop --peer linux", || {
+            interop::run(interop::Options {
+                peer: interop::PeerChoice::Linux,
+                ..kernel
+            })
+        });
+        steps.step("interop --peer targetcli", || {
+            interop::run(interop::Options {
+                peer: interop::PeerChoice::Targetcli,
+                ..kernel
+            })
+        });
         // Only that the harness works: --quick figures meet no goals.
         steps.step("bench --quick", || {
             bench::run(bench::Options::quick()).map(|report| format!("harness works; {report}"))

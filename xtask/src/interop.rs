@@ -13,7 +13,8 @@
 //!   against our target (`crate::linux`).
 //! - `targetcli`: our initiator and libiscsi against LIO, the host's where
 //!   the kernel has it, else in a QEMU guest (`crate::lio`).
-//! - `all` (default): ours and tgt, then the comparison.
+//! - `all` (default): ours and tgt with the comparison, then linux and
+//!   targetcli.
 //!
 //! Every check is a named step; all run and the command fails when any
 //! failed. A peer that is missing is installed when running as root on
@@ -46,9 +47,11 @@ const USAGE: &str =
   --peer linux      the Linux kernel initiator (open-iscsi, in a QEMU guest) against our target
   --peer targetcli  our initiator and libiscsi against LIO configured with targetcli
                     (the host's LIO where the kernel has it, else LIO in the QEMU guest)
-  --peer all        ours and tgt, and the conformance comparison (default)
+  --peer all        every peer: ours and tgt with the conformance comparison,
+                    then linux and targetcli (default)
   --quick           conformance: the iSCSI family and SCSI Inquiry, ReadCapacity16,
-                    Read10, Write10 only; no tgtd run with --peer all
+                    Read10, Write10 only; no tgtd run with --peer all; smaller
+                    fio runs with --peer linux
   --no-build        use target/release/iscsi-target as it is (no cargo build)
 ";
 
@@ -251,14 +254,38 @@ pub(crate) fn run_checks(
     }
 }
 
-/// Runs the selected peers; `Ok` holds a one-line summary.
+/// Runs the selected peers; `Ok` holds a one-line summary. `all` runs the
+/// userspace peers (ours, tgtd), then the kernel's (linux, targetcli), and
+/// fails when any of them failed.
 pub(crate) fn run(options: Options) -> Result<String> {
-    if options.peer == PeerChoice::Targetcli {
-        return crate::lio::run(options.build);
+    match options.peer {
+        PeerChoice::Targetcli => crate::lio::run(options.build),
+        PeerChoice::Linux => crate::linux::run(options.build, options.quick),
+        PeerChoice::Ours | PeerChoice::Tgt => run_userspace(options),
+        PeerChoice::All => {
+            let results = [
+                run_userspace(options),
+                // The binaries were built (or not) by the first run.
+                crate::linux::run(false, options.quick),
+                crate::lio::run(false),
+            ];
+            let (ok, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+            if failed.is_empty() {
+                Ok(ok.into_iter().flatten().collect::<Vec<_>>().join("; "))
+            } else {
+                Err(failed
+                    .into_iter()
+                    .filter_map(std::result::Result::err)
+                    .collect::<Vec<_>>()
+                    .join("; "))
+            }
+        }
     }
-    if options.peer == PeerChoice::Linux {
-        return crate::linux::run(options.build, options.quick);
-    }
+}
+
+/// Ours and/or tgtd (libiscsi, qemu, iscsi-test-cu, our initiator); `All`
+/// here means both of them.
+pub(crate) fn run_userspace(options: Options) -> Result<String> {
     let ours = matches!(options.peer, PeerChoice::Ours | PeerChoice::All);
     let tgt =
         options.peer == PeerChoice::Tgt || (options.peer == PeerChoice::All && !options.quick);
