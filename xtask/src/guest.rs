@@ -292,20 +292,6 @@ pub(crate) fn build(force: bool) -> Result<(Image, String)> {
     ))
 }
 
-/// The Debian codename of this machine (`bookworm` on this machine kind).
-fn codename() -> String {
-    fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|text| {
-            text.lines().find_map(|l| {
-                l.strip_prefix("VERSION_CODENAME=")
-                    .map(|v| v.trim().trim_matches('"').to_owned())
-            })
-        })
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| SUITE.to_owned())
-}
-
 /// qemu-system-x86_64, from the backports suite when the distribution's
 /// own cannot be installed (this machine's qemu-utils is from backports
 /// and `Breaks:` bookworm's qemu-system-common).
@@ -320,7 +306,7 @@ pub(crate) fn ensure_qemu() -> Result {
                 .to_owned(),
         );
     }
-    let codename = codename();
+    let codename = peers::codename();
     peers::ensure_backports_source(&codename)?;
     util::run(util::timed(300, "apt-get").args(["update", "-q"]))?;
     util::run(

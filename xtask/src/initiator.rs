@@ -1,5 +1,5 @@
 //! Our initiator (the `iscsi` tool) against a peer target: discovery with
-//! continued SendTargets answers, probes with no authentication, CHAP, a
+//! continued SendTargets answers, `iscsi ls`, probes with no authentication, CHAP, a
 //! wrong CHAP secret and mutual CHAP, INQUIRY, READ CAPACITY, digests, a
 //! 64 MiB `dd` in and out compared by SHA-256, a short benchmark, and the
 //! HTTP probe service in front of it all.
@@ -23,6 +23,10 @@ pub(crate) const INITIATOR_CHECKS: &[Check] = &[
     Check {
         name: "iscsi discover",
         run: check_discover,
+    },
+    Check {
+        name: "iscsi ls",
+        run: check_ls,
     },
     Check {
         name: "iscsi probe",
@@ -215,6 +219,60 @@ fn check_discover(session: &mut Session, peer: &mut dyn Peer) -> Result<String> 
     Ok(format!(
         "MaxRecvDataSegmentLength {SMALL_MRDSL}; {}",
         details.join("; ")
+    ))
+}
+
+/// `iscsi --json ls PORTAL`: every target listed; the open one logged
+/// into through the given portal (never an advertised address), with its
+/// LUN, size and vendor; the CHAP targets refuse a login without secrets.
+fn check_ls(session: &mut Session, peer: &mut dyn Peer) -> Result<String> {
+    let exposed = peer.exposed().clone();
+    let portal = format!("127.0.0.1:{}", peer.port());
+    let out = exit_with(
+        &mut iscsi(session, peer, 120, &["--json", "ls", &portal])?,
+        0,
+    )?;
+    let path = keep(session, peer, "ls", &out);
+    let v = json(&out)?;
+    let targets = v.as_array().cloned().unwrap_or_default();
+    let wanted = exposed.names().len() + exposed.others.len();
+    if targets.len() != wanted {
+        return Err(format!(
+            "{} targets listed, wanted {wanted}: {v}",
+            targets.len()
+        ));
+    }
+    let data = targets
+        .iter()
+        .find(|t| t["name"] == exposed.data.iqn.as_str())
+        .ok_or_else(|| format!("{} is not listed: {v}", exposed.data.iqn))?;
+    let lun = data["luns"]
+        .as_array()
+        .and_then(|l| l.iter().find(|l| l["lun"] == exposed.data.lun))
+        .ok_or_else(|| {
+            format!(
+                "no LUN {} under {}: {data}",
+                exposed.data.lun, exposed.data.iqn
+            )
+        })?;
+    if lun["bytes"] != exposed.data.size
+        || lun["vendor"].as_str().map(str::trim) != Some(exposed.vendor)
+    {
+        return Err(format!(
+            "LUN {} of {}: {lun} (wanted {} bytes, vendor {})",
+            exposed.data.lun, exposed.data.iqn, exposed.data.size, exposed.vendor
+        ));
+    }
+    let refused = targets.iter().filter(|t| !t["error"].is_null()).count();
+    Ok(format!(
+        "{} targets; LUN {} of {}: {} bytes, {} {}; {refused} refused a login without secrets (JSON: {})",
+        targets.len(),
+        exposed.data.lun,
+        exposed.data.iqn,
+        lun["bytes"],
+        exposed.vendor,
+        lun["product"].as_str().unwrap_or("?").trim(),
+        path.display()
     ))
 }
 

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use crate::guest::{self, Guest, RunOptions};
 use crate::interop::{build_binaries, target_dir};
 use crate::peers::{
-    self, CHAP_IQN, CHAP_SECRET, CHAP_USER, Exposed, FILE_IQN, GIB, LINUX_TARGETS, LunRef,
-    MUTUAL_IQN, OurTarget, Peer, RAM_IQN, RAM4K_IQN, TARGET_SECRET, TARGET_USER,
+    CHAP_IQN, CHAP_SECRET, CHAP_USER, FILE_IQN, LINUX_TARGETS, MUTUAL_IQN, OurTarget, Peer,
+    RAM_IQN, RAM4K_IQN, TARGET_SECRET, TARGET_USER,
 };
 use crate::util::{Result, Steps};
 
@@ -54,35 +54,12 @@ pub(crate) fn run(build: bool, quick: bool) -> Result<String> {
         let path = binary
             .as_ref()
             .ok_or("no iscsi-target binary (see the build step)")?;
-        let port = peers::free_port()?;
-        let config = dir.join("target.toml");
-        fs::write(&config, peers::config_for(port, &LINUX_TARGETS, &dir))
-            .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
-        let exposed = Exposed {
-            data: LunRef {
-                iqn: RAM_IQN.to_owned(),
-                lun: 0,
-                size: GIB,
-            },
-            chap: None,
-            mutual: None,
-            vendor: "RSISCSI",
-            others: Vec::new(),
-            extra_ports: Vec::new(),
-            initiator_name: None,
-        };
-        let t = OurTarget::start_with(
-            path,
-            &config,
-            port,
-            "info",
-            exposed,
-            &dir.join("target.log"),
-        )?;
+        let t = OurTarget::start_serving(path, &dir, &LINUX_TARGETS, "info")?;
+        let port = t.port();
         let detail = format!(
             "pid {} on 127.0.0.1:{port} (the guest dials 10.0.2.2:{port}), config {}",
             t.pid(),
-            config.display()
+            dir.join("target.toml").display()
         );
         target = Some(t);
         Ok(detail)
