@@ -66,7 +66,7 @@ pub(crate) enum PeerChoice {
     Targetcli,
     /// The Linux kernel initiator (in the guest) against our target.
     Linux,
-    /// Ours and tgtd.
+    /// Every peer: ours and tgtd, then linux and targetcli.
     All,
 }
 
@@ -1004,6 +1004,16 @@ mod tests {
             .expect("some");
         assert_eq!(o.peer, PeerChoice::Ours);
         assert!(!o.build);
+        for (name, peer) in [
+            ("linux", PeerChoice::Linux),
+            ("targetcli", PeerChoice::Targetcli),
+            ("all", PeerChoice::All),
+        ] {
+            let o = parse_args(&args(&["--peer", name]))
+                .expect("valid")
+                .expect("some");
+            assert_eq!(o.peer, peer);
+        }
         assert!(parse_args(&args(&["--peer", "istgt"])).is_err());
         assert!(parse_args(&args(&["--peer"])).is_err());
         assert!(parse_args(&args(&["--fast"])).is_err());
