@@ -28,7 +28,7 @@ use std::env;
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -141,11 +141,7 @@ pub(crate) fn main(args: &[String]) -> Result {
         Some((cmd, rest)) if cmd == "run" => {
             let (options, shell) = parse_run(rest)?;
             let (image, _) = build(false)?;
-            let guest = if shell {
-                Guest::start_interactive(&image, &options)?
-            } else {
-                Guest::start(&image, &options)?
-            };
+            let guest = Guest::spawn(&image, &options, shell)?;
             let outcome = guest.wait()?;
             eprintln!(
                 "cargo xtask guest run: job {} exited {} after {:.1} s (log: {})",
@@ -732,12 +728,10 @@ impl Guest {
         Self::spawn(image, options, false)
     }
 
-    fn start_interactive(image: &Image, options: &RunOptions) -> Result<Self> {
-        Self::spawn(image, options, true)
-    }
-
+    /// [`Self::start`], or with the serial console on this terminal and a
+    /// shell after the job (`interactive`). QEMU is there: every [`Image`]
+    /// comes from [`build`], which installs it.
     fn spawn(image: &Image, options: &RunOptions, interactive: bool) -> Result<Self> {
-        ensure_qemu()?;
         fs::create_dir_all(&options.share)
             .map_err(|e| format!("cannot create {}: {e}", options.share.display()))?;
         for f in [
@@ -848,16 +842,12 @@ impl Guest {
             .ok_or_else(|| {
                 format!(
                     "the job reported no exit code (QEMU {}); {}",
-                    qemu_status(status),
+                    status,
                     self.describe_end()
                 )
             })?;
         Ok(Outcome { rc, wall })
     }
-}
-
-fn qemu_status(status: ExitStatus) -> String {
-    format!("{status}")
 }
 
 impl Drop for Guest {
