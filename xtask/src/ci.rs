@@ -106,10 +106,24 @@ pub(crate) fn main(args: &[String]) -> Result {
 
     steps.step("layering", || {
         for krate in CORE_CRATES {
-            check_no_runtime(krate)?;
+            check_no_runtime(krate, "--all-features")?;
         }
+        // The runtime crates without their default features are their
+        // sans-IO engines: they build, and pull in no runtime.
+        let mut check = util::cargo();
+        check.args(["check", "--lib", "--no-default-features"]);
+        for krate in LIBRARIES {
+            check.args(["-p", krate]);
+        }
+        util::run(&mut check)?;
+        for krate in LIBRARIES {
+            check_no_runtime(krate, "--no-default-features")?;
+        }
+        let modules = check_sans_io_sources()?;
         Ok(format!(
-            "no tokio/async-trait in {}",
+            "no tokio/async-trait in {}; every library builds with --no-default-features \
+             and then has no runtime; {modules} sans-IO modules use no tokio, std::net, \
+             std::time, threads or async",
             CORE_CRATES.join(", ")
         ))
     });
@@ -168,17 +182,85 @@ pub(crate) fn main(args: &[String]) -> Result {
     steps.finish("cargo xtask ci")
 }
 
-/// Fails when `krate`'s normal dependency tree contains a runtime crate.
-pub(crate) fn check_no_runtime(krate: &str) -> Result {
+/// Every library crate of the workspace.
+const LIBRARIES: &[&str] = &[
+    "iscsi-pdu",
+    "iscsi-login",
+    "iscsi-scsi",
+    "iscsi-target",
+    "iscsi-initiator",
+];
+
+/// Sources that must stay sans-IO besides every file of [`CORE_CRATES`]:
+/// the engines and connection machines of the runtime crates.
+const SANS_IO_MODULES: &[&str] = &[
+    "crates/iscsi-target/src/engine.rs",
+    "crates/iscsi-target/src/connection.rs",
+    "crates/iscsi-initiator/src/session.rs",
+];
+
+/// What a sans-IO module must not use (outside comments).
+const RUNTIME_WORDS: &[&str] = &[
+    "tokio",
+    "std::net",
+    "std::time",
+    "std::thread",
+    "async ",
+    ".await",
+];
+
+/// Fails when a sans-IO source (every `.rs` under a core crate's `src/`,
+/// and [`SANS_IO_MODULES`]) names a runtime, socket, clock or thread.
+/// Returns how many files were checked.
+fn check_sans_io_sources() -> Result<usize> {
+    let root = util::root();
+    let mut files: Vec<std::path::PathBuf> = SANS_IO_MODULES.iter().map(|m| root.join(m)).collect();
+    for krate in CORE_CRATES {
+        let mut dirs = vec![root.join("crates").join(krate).join("src")];
+        while let Some(dir) = dirs.pop() {
+            let entries = std::fs::read_dir(&dir)
+                .map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|x| x == "rs") {
+                    files.push(path);
+                }
+            }
+        }
+    }
+    for file in &files {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        if let Some((n, line, word)) = runtime_use(&text) {
+            return Err(format!(
+                "{}:{n}: `{word}` in a sans-IO module: {}",
+                file.display(),
+                line.trim()
+            ));
+        }
+    }
+    Ok(files.len())
+}
+
+/// The first line (1-based) of `text` outside comments that names a
+/// runtime word, with the word.
+fn runtime_use(text: &str) -> Option<(usize, &str, &'static str)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let code = line.split("//").next().unwrap_or("");
+        RUNTIME_WORDS
+            .iter()
+            .find(|w| code.contains(**w))
+            .map(|w| (i + 1, line, *w))
+    })
+}
+
+/// Fails when `krate`'s normal dependency tree with `features`
+/// (`--all-features`, `--no-default-features`) contains a runtime crate.
+pub(crate) fn check_no_runtime(krate: &str, features: &str) -> Result {
     let tree = util::output(util::cargo().args([
-        "tree",
-        "-e",
-        "normal",
-        "--all-features",
-        "--prefix",
-        "none",
-        "-p",
-        krate,
+        "tree", "-e", "normal", features, "--prefix", "none", "-p", krate,
     ]))?;
     for line in tree.lines() {
         let name = line.split_whitespace().next().unwrap_or("");
@@ -212,6 +294,18 @@ fn test_counts(output: &str) -> (u64, u64, u64) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn runtime_words_outside_comments_are_found() {
+        let clean = "//! runs under tokio\nfn f() {} // not std::net\n";
+        assert_eq!(super::runtime_use(clean), None);
+        let dirty = "fn f() {}\nuse std::time::Instant;\n";
+        assert_eq!(
+            super::runtime_use(dirty),
+            Some((2, "use std::time::Instant;", "std::time"))
+        );
+        assert!(super::runtime_use("async fn go() {}").is_some());
+    }
+
     #[test]
     fn counts_libtest_summaries() {
         let out = "test result: ok. 24 passed; 0 failed; 1 ignored; 0 measured\n\

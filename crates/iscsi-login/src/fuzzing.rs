@@ -190,9 +190,6 @@ impl TargetPolicy for Policy {
     fn discovery_auth(&self) -> AuthConfig {
         AuthConfig::chap(ChapCredentials::new(USER, Secret::new(SECRET).unwrap()))
     }
-    fn assign_tsih(&self, _: &SessionParams) -> Option<Tsih> {
-        Some(Tsih(7))
-    }
 }
 
 /// `login_target`; see the module docs. Returns whether the target reached
@@ -272,7 +269,17 @@ pub fn login_target(data: &[u8]) -> bool {
         if pdu.bhs.validate().is_err() {
             continue;
         }
-        let result = target.handle_pdu(&through_wire(&pdu), &Policy);
+        let mut result = target.handle_pdu(&through_wire(&pdu), &Policy);
+        let mut events = Vec::new();
+        while let Some(event) = target.poll_event() {
+            if let LoginEvent::SessionRequested(params) = &event {
+                assert_eq!(params.tsih, Tsih::NEW_SESSION);
+                if let Err(e) = target.accept_session(Tsih(7)) {
+                    result = Err(e);
+                }
+            }
+            events.push(event);
+        }
         while let Some(resp) = target.poll_transmit() {
             let resp = through_wire(&resp);
             let Bhs::LoginResponse(h) = resp.bhs else {
@@ -292,6 +299,9 @@ pub fn login_target(data: &[u8]) -> bool {
             }
         }
         while let Some(event) = target.poll_event() {
+            events.push(event);
+        }
+        for event in events {
             if let LoginEvent::Complete(params) = event {
                 assert!(
                     sent_correct_response,

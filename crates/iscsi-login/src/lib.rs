@@ -19,7 +19,7 @@
 //! ```
 //! use iscsi_login::{
 //!     AuthConfig, FixedChallengeSource, InitiatorLogin, InitiatorLoginConfig, LoginEvent,
-//!     SessionParams, TargetLogin, TargetLoginConfig, TargetLookup, TargetPolicy,
+//!     TargetLogin, TargetLoginConfig, TargetLookup, TargetPolicy,
 //! };
 //! use iscsi_pdu::{Isid, Tsih};
 //!
@@ -32,7 +32,6 @@
 //!             TargetLookup::NotFound
 //!         }
 //!     }
-//!     fn assign_tsih(&self, _: &SessionParams) -> Option<Tsih> { Some(Tsih(1)) }
 //! }
 //!
 //! let config = InitiatorLoginConfig::normal(
@@ -43,6 +42,10 @@
 //! let mut params = None;
 //! while let Some(request) = initiator.poll_transmit() {
 //!     target.handle_pdu(&request, &OneTarget)?;
+//!     while let Some(event) = target.poll_event() {
+//!         // The deployment registers the session and names it.
+//!         if let LoginEvent::SessionRequested(_) = event { target.accept_session(Tsih(1))?; }
+//!     }
 //!     while let Some(response) = target.poll_transmit() {
 //!         initiator.handle_pdu(&response)?;
 //!     }
@@ -118,6 +121,12 @@ pub enum LoginEvent {
         /// Whether the target proved itself too.
         mutual: bool,
     },
+    /// Target only: the initiator asked for the full-feature phase and the
+    /// parameters are settled (TSIH still 0). The deployment registers the
+    /// session — reinstating one with the same InitiatorName and ISID
+    /// (RFC 7143 §6.3.5) — and answers with
+    /// [`TargetLogin::accept_session`] or [`TargetLogin::refuse_session`].
+    SessionRequested(Box<SessionParams>),
     /// Full feature phase reached.
     Complete(Box<SessionParams>),
     /// The login failed with this status.

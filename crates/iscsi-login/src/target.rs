@@ -129,10 +129,6 @@ pub trait TargetPolicy {
         let _ = (initiator, isid, tsih);
         false
     }
-
-    /// A TSIH for the new session, or `None` when no session can be added
-    /// (0x0302).
-    fn assign_tsih(&self, params: &SessionParams) -> Option<Tsih>;
 }
 
 /// Settings of the target side that do not depend on the initiator.
@@ -176,8 +172,19 @@ enum AuthState {
 enum Phase {
     AwaitFirst,
     Running,
+    /// [`LoginEvent::SessionRequested`] was emitted; waiting for
+    /// [`TargetLogin::accept_session`] or [`TargetLogin::refuse_session`].
+    AwaitSession,
     Complete,
     Failed,
+}
+
+/// The final Login Response, held until the deployment gives a TSIH.
+#[derive(Debug)]
+struct PendingSession {
+    request: LoginRequest,
+    data: Bytes,
+    params: SessionParams,
 }
 
 /// The identity fixed by the first Login Request.
@@ -195,8 +202,15 @@ struct Identity {
 /// [`poll_transmit`](Self::poll_transmit) (Login Responses to send, in order)
 /// and [`poll_event`](Self::poll_event) until both return `None`. It never
 /// touches a socket, clock or RNG: challenges come from the
-/// [`ChallengeSource`] it was given, deployment decisions from a
-/// [`TargetPolicy`].
+/// [`ChallengeSource`] it was given, answers about targets and initiators
+/// from a [`TargetPolicy`].
+///
+/// Creating the session is the deployment's decision, not a side effect:
+/// when the initiator asks for the full-feature phase the machine emits
+/// [`LoginEvent::SessionRequested`] and holds the final Login Response
+/// until [`accept_session`](Self::accept_session) gives the TSIH (after the
+/// deployment has reinstated or registered the session, RFC 7143 §6.3.5)
+/// or [`refuse_session`](Self::refuse_session) gives the status.
 ///
 /// When the login fails, the last PDU to transmit is the Login Response
 /// carrying the status; send it, then close the connection. When it
@@ -220,6 +234,7 @@ pub struct TargetLogin {
     target_name: Option<String>,
     target_alias: Option<String>,
     entered_operational: bool,
+    pending_session: Option<PendingSession>,
     transmit: VecDeque<PduBuf>,
     events: VecDeque<LoginEvent>,
 }
@@ -258,6 +273,7 @@ impl TargetLogin {
             target_name: None,
             target_alias: None,
             entered_operational: false,
+            pending_session: None,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -279,6 +295,13 @@ impl TargetLogin {
     #[must_use]
     pub fn is_complete(&self) -> bool {
         self.phase == Phase::Complete
+    }
+
+    /// True between [`LoginEvent::SessionRequested`] and the deployment's
+    /// answer.
+    #[must_use]
+    pub fn awaits_session(&self) -> bool {
+        self.phase == Phase::AwaitSession
     }
 
     /// True once the login failed.
@@ -305,6 +328,14 @@ impl TargetLogin {
     ) -> Result<(), LoginError> {
         match self.phase {
             Phase::Complete | Phase::Failed => return Err(Violation::AfterEnd.into()),
+            // The initiator waits for the answer to its last request.
+            Phase::AwaitSession => {
+                let h = self
+                    .pending_session
+                    .take()
+                    .map_or_else(LoginRequest::default, |p| p.request);
+                return Err(self.fail(&h, Violation::StageMismatch.into()));
+            }
             Phase::AwaitFirst | Phase::Running => {}
         }
         match pdu.bhs {
@@ -411,12 +442,12 @@ impl TargetLogin {
             if !data.is_empty() || h.continue_bit {
                 return Err(Violation::StageMismatch.into());
             }
-            return self.send_chunk(h, self.deferred_transit, policy);
+            return self.send_chunk(h, self.deferred_transit);
         }
 
         let Some(pairs) = self.incoming.push(data, h.continue_bit)? else {
             // Acknowledge a continued request with an empty response.
-            return self.respond(h, &[], None, policy);
+            return self.respond(h, &[], None);
         };
         let pairs = pairs.into_vec();
 
@@ -482,7 +513,7 @@ impl TargetLogin {
             return Err(Violation::IllegalTransition.into());
         }
         let replies = self.negotiator.take_replies();
-        self.respond(h, &replies, transit, policy)
+        self.respond(h, &replies, transit)
     }
 
     /// First-PDU checks: names, session type, target, ACL, TSIH.
@@ -725,29 +756,89 @@ impl TargetLogin {
         h: &LoginRequest,
         pairs: &[(String, String)],
         transit: Option<LoginStage>,
-        policy: &dyn TargetPolicy,
     ) -> Result<(), LoginError> {
         self.outgoing.set(pairs);
         self.deferred_transit = transit;
-        self.send_chunk(h, transit, policy)
+        self.send_chunk(h, transit)
     }
 
     fn send_chunk(
         &mut self,
         h: &LoginRequest,
         transit: Option<LoginStage>,
-        policy: &dyn TargetPolicy,
     ) -> Result<(), LoginError> {
         let (data, more) = self.outgoing.next_chunk(LOGIN_SEGMENT_LIMIT);
         // While pieces remain, the target cannot move on (RFC 7143 §11.13.2).
         let transit = if more { None } else { transit };
-        let mut tsih = h.tsih;
-        let mut complete = None;
         if transit == Some(LoginStage::FULL_FEATURE_PHASE) {
-            let params = self.settle(h, policy)?;
-            tsih = params.tsih;
-            complete = Some(params);
+            let params = self.settle(h)?;
+            self.events
+                .push_back(LoginEvent::SessionRequested(Box::new(params.clone())));
+            self.pending_session = Some(PendingSession {
+                request: *h,
+                data,
+                params,
+            });
+            self.phase = Phase::AwaitSession;
+            return Ok(());
         }
+        self.queue_response(h, data, more, transit, h.tsih, None);
+        Ok(())
+    }
+
+    /// Ends a login that emitted [`LoginEvent::SessionRequested`]: the
+    /// session is registered under `tsih` (never 0); the final Login
+    /// Response is queued and [`LoginEvent::Complete`] follows.
+    ///
+    /// # Errors
+    /// [`Violation::AfterEnd`] when no session was requested; TSIH 0 fails
+    /// the login with 0x0302 (out of resources).
+    pub fn accept_session(&mut self, tsih: Tsih) -> Result<(), LoginError> {
+        let Some(pending) = self.pending_session.take() else {
+            return Err(Violation::AfterEnd.into());
+        };
+        if tsih == Tsih::NEW_SESSION {
+            return Err(self.fail(
+                &pending.request,
+                LoginError::refused(LoginStatus::OUT_OF_RESOURCES, "no session slot is free"),
+            ));
+        }
+        let mut params = pending.params;
+        params.tsih = tsih;
+        self.queue_response(
+            &pending.request,
+            pending.data,
+            false,
+            Some(LoginStage::FULL_FEATURE_PHASE),
+            tsih,
+            Some(params),
+        );
+        Ok(())
+    }
+
+    /// Ends a login that emitted [`LoginEvent::SessionRequested`] with
+    /// `status` (e.g. 0x0302 when no session can be added, 0x0301 while
+    /// shutting down); the Login Response carrying it is queued.
+    ///
+    /// Returns the error the login ended with ([`Violation::AfterEnd`] when
+    /// no session was requested).
+    pub fn refuse_session(&mut self, status: LoginStatus, reason: impl Into<String>) -> LoginError {
+        let Some(pending) = self.pending_session.take() else {
+            return Violation::AfterEnd.into();
+        };
+        self.fail(&pending.request, LoginError::refused(status, reason))
+    }
+
+    /// Queues one successful Login Response.
+    fn queue_response(
+        &mut self,
+        h: &LoginRequest,
+        data: Bytes,
+        more: bool,
+        transit: Option<LoginStage>,
+        tsih: Tsih,
+        complete: Option<SessionParams>,
+    ) {
         let window = self.config.command_window.max(1);
         let resp = LoginResponse {
             transit: transit.is_some(),
@@ -779,15 +870,10 @@ impl TargetLogin {
             self.events
                 .push_back(LoginEvent::Complete(Box::new(params)));
         }
-        Ok(())
     }
 
-    /// Settles the session and asks the policy for a TSIH.
-    fn settle(
-        &mut self,
-        h: &LoginRequest,
-        policy: &dyn TargetPolicy,
-    ) -> Result<SessionParams, LoginError> {
+    /// Settles the session's parameters (TSIH still 0).
+    fn settle(&mut self, h: &LoginRequest) -> Result<SessionParams, LoginError> {
         self.negotiator.settle_unanswered();
         let auth = match &self.auth {
             AuthState::Done(outcome) => outcome.clone(),
@@ -810,12 +896,6 @@ impl TargetLogin {
         params.max_cmd_sn = h.cmd_sn.add(window - 1);
         self.negotiator.apply(&mut params)?;
         params.target_alias.clone_from(&self.target_alias);
-        params.tsih = policy
-            .assign_tsih(&params)
-            .filter(|t| *t != Tsih::NEW_SESSION)
-            .ok_or_else(|| {
-                LoginError::refused(LoginStatus::OUT_OF_RESOURCES, "no session slot is free")
-            })?;
         Ok(params)
     }
 }

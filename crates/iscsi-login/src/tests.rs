@@ -89,10 +89,33 @@ impl TargetPolicy for Policy {
     fn session_exists(&self, _: &str, _: Isid, tsih: Tsih) -> bool {
         self.sessions.contains(&tsih)
     }
-    fn assign_tsih(&self, _: &SessionParams) -> Option<Tsih> {
+}
+
+impl Policy {
+    /// What a deployment does on [`LoginEvent::SessionRequested`]: gives
+    /// the configured TSIH, or refuses with 0x0302 when there is none.
+    fn answer(&self, target: &mut TargetLogin) -> Result<(), LoginError> {
         self.assigned.set(self.assigned.get() + 1);
-        self.tsih.map(Tsih)
+        match self.tsih {
+            Some(t) => target.accept_session(Tsih(t)),
+            None => Err(target.refuse_session(LoginStatus::OUT_OF_RESOURCES, "no session slot")),
+        }
     }
+
+    /// Feeds `pdu` to `target` and answers a session request.
+    fn feed(&self, target: &mut TargetLogin, pdu: &PduBuf) -> Result<(), LoginError> {
+        target.handle_pdu(pdu, self)?;
+        if target.awaits_session() {
+            self.answer(target)?;
+        }
+        Ok(())
+    }
+}
+
+/// Feeds `pdu` to the target login `t`, answering a session request as
+/// `policy` says.
+fn feed(t: &mut TargetLogin, pdu: &PduBuf, policy: &Policy) -> Result<(), LoginError> {
+    policy.feed(t, pdu)
 }
 
 /// A PDU as the peer sees it: encoded, framed from a byte stream, parsed.
@@ -187,7 +210,7 @@ impl Pair {
                 let req = wire(&req);
                 self.transcript.push(describe(&req));
                 if self.target_error.is_none()
-                    && let Err(e) = self.target.handle_pdu(&req, &self.policy)
+                    && let Err(e) = self.policy.feed(&mut self.target, &req)
                 {
                     self.target_error = Some(e);
                 }
@@ -481,7 +504,8 @@ fn target_offers_keys_the_initiator_left_at_default() {
     // A raw initiator that offers nothing but names.
     let mut t = TargetLogin::new(target, Box::new(FixedChallengeSource::new(1)));
     let policy = Policy::new(AuthConfig::none());
-    t.handle_pdu(
+    feed(
+        &mut t,
         &request(
             1,
             3,
@@ -499,7 +523,8 @@ fn target_offers_keys_the_initiator_left_at_default() {
     let text = text_of(&resp);
     assert_eq!(text.get("MaxBurstLength"), Some("16384"));
     assert_eq!(text.get("FirstBurstLength"), Some("8192"));
-    t.handle_pdu(
+    feed(
+        &mut t,
         &request(
             1,
             3,
@@ -667,7 +692,8 @@ fn status_0201_reflected_challenge() {
         TargetLoginConfig::default(),
         Box::new(FixedChallengeSource::new(7)),
     );
-    t.handle_pdu(
+    feed(
+        &mut t,
         &request(
             0,
             1,
@@ -682,8 +708,7 @@ fn status_0201_reflected_challenge() {
     )
     .unwrap();
     let _ = t.poll_transmit();
-    t.handle_pdu(&request(0, 1, false, &[("CHAP_A", "5")]), &policy)
-        .unwrap();
+    feed(&mut t, &request(0, 1, false, &[("CHAP_A", "5")]), &policy).unwrap();
     let resp = t.poll_transmit().unwrap();
     let text = text_of(&resp);
     let id: u8 = text.get("CHAP_I").unwrap().parse().unwrap();
@@ -773,10 +798,7 @@ fn status_0205_unsupported_version() {
         h.version_max = 2;
         h.version_min = 1;
     }
-    assert!(
-        t.handle_pdu(&req, &Policy::new(AuthConfig::none()))
-            .is_err()
-    );
+    assert!(feed(&mut t, &req, &Policy::new(AuthConfig::none())).is_err());
     let resp = assert_status(&mut t, LoginStatus::UNSUPPORTED_VERSION);
     let Bhs::LoginResponse(h) = resp.bhs else {
         panic!()
@@ -807,7 +829,8 @@ fn status_0207_missing_initiator_or_target_name() {
         TargetLoginConfig::default(),
         Box::new(FixedChallengeSource::new(1)),
     );
-    t.handle_pdu(
+    feed(
+        &mut t,
         &request(
             1,
             3,
@@ -841,7 +864,7 @@ fn status_0208_and_020a_existing_and_unknown_tsih() {
         if let Bhs::LoginRequest(h) = &mut req.bhs {
             h.tsih = Tsih(tsih);
         }
-        assert!(t.handle_pdu(&req, &policy).is_err());
+        assert!(feed(&mut t, &req, &policy).is_err());
         assert_status(&mut t, status);
     }
 }
@@ -858,10 +881,7 @@ fn status_0209_unknown_session_type() {
         true,
         &[("InitiatorName", INITIATOR), ("SessionType", "Bogus")],
     );
-    assert!(
-        t.handle_pdu(&req, &Policy::new(AuthConfig::none()))
-            .is_err()
-    );
+    assert!(feed(&mut t, &req, &Policy::new(AuthConfig::none())).is_err());
     assert_status(&mut t, LoginStatus::SESSION_TYPE_NOT_SUPPORTED);
 }
 
@@ -880,7 +900,7 @@ fn status_020b_non_login_pdu_and_illegal_stage() {
         },
         bytes::Bytes::new(),
     );
-    assert!(t.handle_pdu(&nop, &policy).is_err());
+    assert!(feed(&mut t, &nop, &policy).is_err());
     let resp = assert_status(&mut t, LoginStatus::INVALID_DURING_LOGIN);
     assert_eq!(resp.itt(), Itt(5));
 
@@ -889,7 +909,8 @@ fn status_020b_non_login_pdu_and_illegal_stage() {
         TargetLoginConfig::default(),
         Box::new(FixedChallengeSource::new(1)),
     );
-    t.handle_pdu(
+    feed(
+        &mut t,
         &request(
             0,
             1,
@@ -904,7 +925,7 @@ fn status_020b_non_login_pdu_and_illegal_stage() {
     )
     .unwrap();
     let _ = t.poll_transmit();
-    assert!(t.handle_pdu(&request(1, 3, true, &[]), &policy).is_err());
+    assert!(feed(&mut t, &request(1, 3, true, &[]), &policy).is_err());
     assert_status(&mut t, LoginStatus::INVALID_DURING_LOGIN);
 }
 
@@ -961,7 +982,7 @@ fn status_0200_renegotiation_wrong_stage_and_wrong_sender() {
             Box::new(FixedChallengeSource::new(1)),
         );
         assert!(
-            t.handle_pdu(&request(1, 3, true, pairs), &policy).is_err(),
+            feed(&mut t, &request(1, 3, true, pairs), &policy).is_err(),
             "{pairs:?}"
         );
         assert_status(&mut t, LoginStatus::INITIATOR_ERROR);
@@ -977,7 +998,7 @@ fn status_0200_renegotiation_wrong_stage_and_wrong_sender() {
         ("AuthMethod", "None"),
         ("HeaderDigest", "None"),
     ];
-    assert!(t.handle_pdu(&request(0, 1, true, &pairs), &policy).is_err());
+    assert!(feed(&mut t, &request(0, 1, true, &pairs), &policy).is_err());
     assert_status(&mut t, LoginStatus::INITIATOR_ERROR);
 }
 
@@ -1004,7 +1025,7 @@ fn rarely_sent_keys_get_the_answers_their_sections_give() {
         ("IFMarkInt", "2048"),
         ("OFMarkInt", "1~65535"),
     ];
-    t.handle_pdu(&request(1, 3, true, &pairs), &policy).unwrap();
+    feed(&mut t, &request(1, 3, true, &pairs), &policy).unwrap();
     let resp = t.poll_transmit().unwrap();
     let answers = text_of(&resp);
     let answer = |k: &str| answers.get(k).map(str::to_owned);
@@ -1047,7 +1068,7 @@ fn unknown_and_extension_keys_are_not_understood() {
         ("NoSuchKey", "3"),
         ("IFMarker", "No"),
     ];
-    t.handle_pdu(&request(1, 3, true, &pairs), &policy).unwrap();
+    feed(&mut t, &request(1, 3, true, &pairs), &policy).unwrap();
     let text = text_of(&t.poll_transmit().unwrap());
     assert_eq!(text.get("X-com.example.Foo"), Some("NotUnderstood"));
     assert_eq!(text.get("X#Bar"), Some("NotUnderstood"));
@@ -1095,7 +1116,7 @@ fn continuation_both_directions() {
             },
             bytes::Bytes::copy_from_slice(chunk),
         );
-        t.handle_pdu(&wire(&req), &policy).unwrap();
+        feed(&mut t, &wire(&req), &policy).unwrap();
         let resp = wire(&t.poll_transmit().unwrap());
         if !last {
             assert!(
@@ -1109,7 +1130,8 @@ fn continuation_both_directions() {
     let mut pieces = 1;
     // Re-read the last response (already taken above): ask until T=1.
     loop {
-        t.handle_pdu(
+        feed(
+            &mut t,
             &wire(&Pdu::new(
                 LoginRequest {
                     continue_bit: false,
@@ -1149,7 +1171,8 @@ fn appendix_b_no_security_straight_to_full_feature() {
         TargetLoginConfig::default(),
         Box::new(FixedChallengeSource::new(1)),
     );
-    t.handle_pdu(
+    feed(
+        &mut t,
         &request(
             1,
             3,
@@ -1233,7 +1256,8 @@ fn appendix_b_auth_method_none_in_security_stage() {
         TargetLoginConfig::default(),
         Box::new(FixedChallengeSource::new(1)),
     );
-    t.handle_pdu(
+    feed(
+        &mut t,
         &request(
             0,
             1,
@@ -1253,8 +1277,12 @@ fn appendix_b_auth_method_none_in_security_stage() {
     };
     assert!(h.transit && h.nsg == LoginStage::OPERATIONAL_NEGOTIATION);
     assert_eq!(text_of(&resp).get("AuthMethod"), Some("None"));
-    t.handle_pdu(&request(1, 3, true, &[("HeaderDigest", "None")]), &policy)
-        .unwrap();
+    feed(
+        &mut t,
+        &request(1, 3, true, &[("HeaderDigest", "None")]),
+        &policy,
+    )
+    .unwrap();
     assert!(t.is_complete());
 }
 
@@ -1275,7 +1303,7 @@ fn identical_identity_keys_may_be_repeated_after_auth_method_none() {
             TargetLoginConfig::default(),
             Box::new(FixedChallengeSource::new(1)),
         );
-        t.handle_pdu(&request(0, 1, true, &first), &policy).unwrap();
+        feed(&mut t, &request(0, 1, true, &first), &policy).unwrap();
         let resp = t.poll_transmit().unwrap();
         assert_eq!(text_of(&resp).get("AuthMethod"), Some("None"));
         let second = [
@@ -1284,7 +1312,7 @@ fn identical_identity_keys_may_be_repeated_after_auth_method_none() {
             ("SessionType", "Normal"),
             ("HeaderDigest", "None"),
         ];
-        let result = t.handle_pdu(&request(1, 3, true, &second), &policy);
+        let result = feed(&mut t, &request(1, 3, true, &second), &policy);
         if accepted {
             result.unwrap();
             assert!(t.is_complete());
@@ -1325,7 +1353,7 @@ fn sequence_numbers_follow_rfc7143_11_12() {
                 "ExpStatSN echoes the last StatSN + 1"
             );
         }
-        target.handle_pdu(&req, &policy).unwrap();
+        feed(&mut target, &req, &policy).unwrap();
         while let Some(resp) = target.poll_transmit() {
             let Bhs::LoginResponse(h) = resp.bhs else {
                 panic!()
@@ -1353,7 +1381,8 @@ fn isid_is_taken_from_config_and_changes_are_refused() {
         TargetLoginConfig::default(),
         Box::new(FixedChallengeSource::new(1)),
     );
-    t.handle_pdu(
+    feed(
+        &mut t,
         &request(
             0,
             1,
@@ -1372,7 +1401,7 @@ fn isid_is_taken_from_config_and_changes_are_refused() {
     if let Bhs::LoginRequest(h) = &mut req.bhs {
         h.isid = b;
     }
-    assert!(t.handle_pdu(&req, &policy).is_err());
+    assert!(feed(&mut t, &req, &policy).is_err());
     assert_status(&mut t, LoginStatus::INITIATOR_ERROR);
 }
 

@@ -30,9 +30,6 @@ impl TargetPolicy for Tgt {
             TargetLookup::NotFound
         }
     }
-    fn assign_tsih(&self, _: &SessionParams) -> Option<Tsih> {
-        Some(Tsih(3))
-    }
 }
 
 fn complete(events: impl Iterator<Item = LoginEvent>) -> Option<Box<SessionParams>> {
@@ -68,6 +65,11 @@ fn libiscsi_login_requests_complete_against_our_target() {
         target
             .handle_pdu(&request, &Tgt)
             .expect("libiscsi's login is accepted");
+        // The deployment answers the session request with its TSIH.
+        assert!(target.awaits_session());
+        target
+            .accept_session(Tsih(3))
+            .expect("the session is accepted");
         let response = target.poll_transmit().expect("a response");
         let Bhs::LoginResponse(h) = response.bhs else {
             panic!()

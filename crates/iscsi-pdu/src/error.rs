@@ -103,6 +103,25 @@ impl PduError {
         }
     }
 
+    /// True for a format error (RFC 7143 §7.13: fields that contradict each
+    /// other or the bytes sent, here an AHS area that does not match
+    /// TotalAHSLength): after it the receiver cannot trust where the next
+    /// PDU starts, so the connection is closed (after a Reject, when
+    /// [`reject_reason`](Self::reject_reason) gives one).
+    ///
+    /// A PDU that is well framed but unacceptable (forbidden flag
+    /// combinations, a data digest error) is answered and the connection
+    /// carries on.
+    #[must_use]
+    pub const fn is_format_error(&self) -> bool {
+        match self {
+            Self::MalformedAhs { .. } | Self::Incomplete { .. } | Self::HeaderDigest { .. } => true,
+            Self::InvalidField { .. }
+            | Self::DataDigest { .. }
+            | Self::DataSegmentTooLong { .. } => false,
+        }
+    }
+
     /// Opcode of the PDU the error is about, when known.
     #[must_use]
     pub const fn opcode(&self) -> Option<Opcode> {
@@ -154,6 +173,19 @@ impl FrameError {
         }
     }
 
+    /// True when the connection must close after this error (with a Reject
+    /// first when [`reject_reason`](Self::reject_reason) gives one): an
+    /// oversized PDU was not consumed and a failed header digest leaves the
+    /// next PDU's start unknown. A data digest error is answered and the
+    /// connection carries on (RFC 7143 §7.8).
+    #[must_use]
+    pub const fn closes_connection(&self) -> bool {
+        match self {
+            Self::TooLong(_) | Self::HeaderDigest(_) => true,
+            Self::DataDigest { .. } => false,
+        }
+    }
+
     /// The underlying PDU error.
     #[must_use]
     pub const fn pdu_error(&self) -> &PduError {
@@ -175,4 +207,52 @@ pub enum EncodeError {
     /// one byte), or one AHS is over 65535 bytes.
     #[error("AHS of {0} bytes exceeds the TotalAHSLength / AHSLength fields")]
     AhsTooLong(usize),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_errors_close_and_well_framed_errors_are_answered() {
+        let opcode = Opcode::SCSI_COMMAND;
+        let itt = Itt(7);
+        let ahs = PduError::MalformedAhs {
+            opcode,
+            itt,
+            reason: "AHSLength is 0",
+        };
+        assert!(ahs.is_format_error());
+        assert_eq!(ahs.reject_reason(), Some(RejectReason::INVALID_PDU_FIELD));
+        let flags = PduError::InvalidField {
+            opcode,
+            itt,
+            field: "F/C bits",
+            reason: "F and C are both set",
+        };
+        assert!(!flags.is_format_error());
+        let too_long = PduError::DataSegmentTooLong {
+            opcode,
+            itt,
+            length: 9000,
+            limit: 8192,
+        };
+        assert!(FrameError::TooLong(too_long).closes_connection());
+        let digest = PduError::HeaderDigest {
+            received: 1,
+            computed: 2,
+        };
+        assert!(FrameError::HeaderDigest(digest).closes_connection());
+        let data = FrameError::DataDigest {
+            error: PduError::DataDigest {
+                opcode,
+                itt,
+                received: 1,
+                computed: 2,
+            },
+            header: Bytes::new(),
+        };
+        assert!(!data.closes_connection());
+        assert_eq!(data.reject_reason(), Some(RejectReason::DATA_DIGEST_ERROR));
+    }
 }

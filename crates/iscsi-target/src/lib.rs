@@ -3,6 +3,9 @@
 //! Serves block storage over iSCSI (RFC 7143) to Linux, Windows, VMware,
 //! QEMU and libiscsi initiators.
 //!
+//! - [`connection`]: one connection, sans-IO, from its first byte to its
+//!   close — the framer, the login machine, then the engine — and the one
+//!   place that decides which receive errors close it.
 //! - [`engine`]: the full-feature phase of one connection, sans-IO — CmdSN
 //!   window, tasks, R2T and Data-In sequencing, residuals, NOP-In, task
 //!   management, SendTargets, Logout, Reject. Built on `iscsi-pdu`,
@@ -35,7 +38,12 @@
     )
 )]
 
+pub mod connection;
 pub mod engine;
+
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 
 #[cfg(feature = "runtime")]
 pub mod config;

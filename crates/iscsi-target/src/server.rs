@@ -1,22 +1,19 @@
-//! The tokio runtime: portals, the login phase, sessions, SCSI execution,
-//! and graceful shutdown, over the sans-IO [`TargetLogin`] and [`Engine`].
+//! The tokio runtime: portals, sessions, SCSI execution and graceful
+//! shutdown, driving one sans-IO [`Connection`] per TCP connection.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use iscsi_login::{
-    AuthConfig, ChapCredentials, LoginEvent, OperationalConfig, OsChallengeSource, SessionParams,
-    TargetLogin, TargetLoginConfig, TargetLookup, TargetPolicy,
+    AuthConfig, ChapCredentials, OperationalConfig, OsChallengeSource, SessionParams,
+    TargetLoginConfig, TargetLookup, TargetPolicy,
 };
-use iscsi_pdu::{
-    Decoded, Digests, FrameError, FrameLimits, Framer, Isid, Itt, Lun, PduBuf, TmfFunction,
-    TmfResponseCode, Tsih,
-};
+use iscsi_pdu::{EncodedPdus, Isid, Itt, LoginStatus, Lun, TmfFunction, TmfResponseCode, Tsih};
 use iscsi_scsi::{
     BlockBackend, FileBackend, LogicalUnit, LuConfig, MemoryBackend, Nexus, Request, ResetKind,
     Response, lun_not_supported, report_luns,
@@ -27,7 +24,8 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::config::{Backing, Config, Portal};
-use crate::engine::{Engine, EngineConfig, Event, ScsiTask, SendTargetsEntry};
+use crate::connection::{Connection, ConnectionConfig, Deployment, Event as ConnEvent};
+use crate::engine::{EngineConfig, ScsiTask, SendTargetsEntry};
 
 /// A logical unit as the server holds it.
 #[derive(Debug)]
@@ -92,14 +90,15 @@ impl Inner {
     }
 }
 
-/// The login policy of one connection.
-struct Policy<'a> {
+/// What one connection's driver tells its [`Connection`] about the
+/// deployment: the login questions, and once logged in, the target whose
+/// logical units size each command's Data-Out.
+struct Site<'a> {
     inner: &'a Inner,
-    /// Set by `assign_tsih`: the session's kill switch.
-    registered: Mutex<Option<watch::Receiver<bool>>>,
+    target: Option<Arc<TargetState>>,
 }
 
-impl TargetPolicy for Policy<'_> {
+impl TargetPolicy for Site<'_> {
     fn accepting_logins(&self) -> bool {
         self.inner.accepting.load(Ordering::Acquire)
     }
@@ -137,11 +136,23 @@ impl TargetPolicy for Policy<'_> {
                 .is_some_and(|e| e.tsih == tsih)
         })
     }
+}
 
-    fn assign_tsih(&self, params: &SessionParams) -> Option<Tsih> {
-        let Ok(mut sessions) = self.inner.sessions.lock() else {
-            return None;
-        };
+impl Deployment for Site<'_> {
+    fn data_out_len(&self, lun: Lun, cdb: &[u8]) -> usize {
+        self.target
+            .as_ref()
+            .and_then(|t| lun.index().and_then(|i| t.luns.get(&i)))
+            .map_or(0, |u| u.lu.expected_data_out(cdb))
+    }
+}
+
+impl Inner {
+    /// Registers the session a login asks for ([`ConnEvent::SessionRequested`]):
+    /// a TSIH and the session's kill switch, or `None` when no session can be
+    /// added (0x0302).
+    fn register_session(&self, params: &SessionParams) -> Option<(Tsih, watch::Receiver<bool>)> {
+        let mut sessions = self.sessions.lock().ok()?;
         let key = (params.initiator_name.clone(), params.isid);
         // Session reinstatement (RFC 7143 §6.3.5): a new login with the same
         // InitiatorName and ISID and TSIH 0 closes the old session.
@@ -149,12 +160,12 @@ impl TargetPolicy for Policy<'_> {
             info!(initiator = %params.initiator_name, isid = %params.isid, "session reinstatement: closing the old session");
             let _ = old.kill.send(true);
         }
-        if sessions.by_key.len() >= self.inner.config.limits.max_sessions {
+        if sessions.by_key.len() >= self.config.limits.max_sessions {
             return None;
         }
         let mut tsih = Tsih(0);
         for _ in 0..=u16::MAX {
-            let t = self.inner.next_tsih.fetch_add(1, Ordering::Relaxed);
+            let t = self.next_tsih.fetch_add(1, Ordering::Relaxed);
             if t != 0 && !sessions.by_key.values().any(|e| e.tsih.0 == t) {
                 tsih = Tsih(t);
                 break;
@@ -172,10 +183,47 @@ impl TargetPolicy for Policy<'_> {
                 kill,
             },
         );
-        if let Ok(mut r) = self.registered.lock() {
-            *r = Some(rx);
+        Some((tsih, rx))
+    }
+
+    /// Forgets a session when its connection ends, unless a reinstatement
+    /// already replaced it.
+    fn unregister_session(&self, initiator: &str, isid: Isid, tsih: Tsih) {
+        if let Ok(mut sessions) = self.sessions.lock() {
+            let key = (initiator.to_owned(), isid);
+            if sessions.by_key.get(&key).is_some_and(|e| e.tsih == tsih) {
+                sessions.by_key.remove(&key);
+            }
         }
-        Some(tsih)
+    }
+
+    /// The settings of a new connection on `portal`.
+    fn connection_config(&self, portal: Portal) -> ConnectionConfig {
+        let limits = &self.config.limits;
+        let mut operational = OperationalConfig::default();
+        operational.header_digest = limits.header_digest;
+        operational.data_digest = limits.data_digest;
+        operational.max_recv_data_segment_length = limits.max_recv_data_segment_length;
+        operational.max_burst_length = limits.max_burst_length;
+        operational.first_burst_length = limits.first_burst_length;
+        operational.max_outstanding_r2t = limits.max_outstanding_r2t;
+        operational.immediate_data = limits.immediate_data;
+        operational.initial_r2t = limits.initial_r2t;
+        let mut login = TargetLoginConfig::default();
+        login.operational = operational;
+        login.portal_group_tag = portal.group;
+        login.command_window = limits.queue_depth;
+        let engine = EngineConfig {
+            queue_depth: limits.queue_depth,
+            nop_in_interval_ms: limits.nop_in_interval_ms,
+            nop_in_timeout_ms: limits.nop_in_timeout_ms,
+            send_targets: self
+                .send_targets
+                .lock()
+                .map(|s| s.clone())
+                .unwrap_or_default(),
+        };
+        ConnectionConfig::new(login, engine, limits.login_timeout_ms)
     }
 }
 
@@ -460,97 +508,146 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, portal: Portal) {
     }
 }
 
-/// Sends PDUs: encodes headers and hands header, data and trailer of many
-/// PDUs to one vectored write.
+/// Writes what the connection encoded: everything queued goes to one
+/// vectored write (tokio's `write_all_buf` uses `chunks_vectored`).
 async fn writer(
     mut socket: tokio::net::tcp::OwnedWriteHalf,
-    mut rx: mpsc::UnboundedReceiver<(Vec<PduBuf>, Digests)>,
+    mut rx: mpsc::UnboundedReceiver<EncodedPdus>,
 ) {
-    let mut head = BytesMut::with_capacity(64 * 1024);
-    let mut held = None;
-    loop {
-        let next = match held.take() {
-            Some(batch) => Some(batch),
-            None => rx.recv().await,
-        };
-        let Some((mut batch, digests)) = next else {
-            break;
-        };
-        // Gather whatever else is queued under the same digests into the
-        // same write; a batch under other digests (the last Login Response
-        // is sent without any, the first full-feature PDUs with the
-        // negotiated ones) waits for the next write.
-        while let Ok((more, d)) = rx.try_recv() {
-            if d == digests {
-                batch.extend(more);
-            } else {
-                held = Some((more, d));
-                break;
-            }
+    while let Some(mut out) = rx.recv().await {
+        while let Ok(more) = rx.try_recv() {
+            out.append(more);
         }
-        let Ok(mut parts) = iscsi_pdu::encode_vectored(&batch, digests, &mut head) else {
-            return;
-        };
-        if write_all_vectored(&mut socket, &mut parts).await.is_err() {
+        if socket.write_all_buf(&mut out).await.is_err() {
             return;
         }
     }
     let _ = socket.shutdown().await;
 }
 
-async fn write_all_vectored(
-    socket: &mut tokio::net::tcp::OwnedWriteHalf,
-    parts: &mut [Bytes],
-) -> io::Result<()> {
-    let mut first = 0;
-    while first < parts.len() {
-        let slices: Vec<IoSlice<'_>> = parts
-            .get(first..)
-            .unwrap_or(&[])
-            .iter()
-            .take(64)
-            .map(|b| IoSlice::new(b))
-            .collect();
-        let mut n = socket.write_vectored(&slices).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        while n > 0 {
-            let Some(part) = parts.get_mut(first) else {
-                break;
-            };
-            if n >= part.len() {
-                n -= part.len();
-                first += 1;
-            } else {
-                let _ = part.split_to(n);
-                n = 0;
-            }
-        }
-    }
-    Ok(())
+/// One connection's driver: the [`Connection`] and what the runtime holds
+/// for it.
+struct Driver<'a> {
+    inner: &'a Arc<Inner>,
+    peer: SocketAddr,
+    portal: Portal,
+    conn: Connection,
+    site: Site<'a>,
+    /// The receive buffer.
+    buf: BytesMut,
+    /// The I_T nexus, once logged in.
+    nexus: Option<Nexus>,
+    /// The registered session: InitiatorName, ISID, TSIH.
+    registered: Option<(String, Isid, Tsih)>,
+    /// The session's kill switch (reinstatement, target removal, reset).
+    kill: watch::Receiver<bool>,
+    /// Where blocking-pool commands report back.
+    done: mpsc::UnboundedSender<(Itt, Response)>,
 }
 
-/// Reads until the framer yields a PDU; `None` at EOF.
-async fn read_frame(
-    socket: &mut tokio::net::tcp::OwnedReadHalf,
-    framer: &mut Framer,
-    buf: &mut BytesMut,
-) -> io::Result<Result<iscsi_pdu::Frame, FrameError>> {
-    loop {
-        match framer.decode(buf) {
-            Ok(Decoded::Frame(frame)) => return Ok(Ok(frame)),
-            Ok(Decoded::Incomplete { needed }) => {
-                buf.reserve(needed.max(64 * 1024));
-                if socket.read_buf(buf).await? == 0 {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
+impl Driver<'_> {
+    /// Feeds the buffered bytes, answering events after each PDU that
+    /// raised one.
+    fn feed(&mut self) {
+        while self
+            .conn
+            .handle_bytes(self.inner.now_ms(), &mut self.buf, &self.site)
+        {
+            self.answer_events();
+        }
+        self.answer_events();
+    }
+
+    /// Answers the connection's events.
+    fn answer_events(&mut self) {
+        let inner = self.inner;
+        let peer = self.peer;
+        while let Some(event) = self.conn.poll_event() {
+            match event {
+                ConnEvent::SessionRequested(p) => match inner.register_session(&p) {
+                    Some((tsih, kill)) => {
+                        self.kill = kill;
+                        self.registered = Some((p.initiator_name.clone(), p.isid, tsih));
+                        self.conn.accept_session(tsih);
+                        // PDUs that followed the last Login Request.
+                        self.feed();
+                    }
+                    None => self
+                        .conn
+                        .refuse_session(LoginStatus::OUT_OF_RESOURCES, "no session slot is free"),
+                },
+                ConnEvent::LoggedIn(p) => {
+                    info!(%peer, initiator = %p.initiator_name, target = p.target_name.as_deref().unwrap_or("(discovery)"), tsih = p.tsih.0, "logged in");
+                    self.site.target = p
+                        .target_name
+                        .as_ref()
+                        .and_then(|n| inner.targets.get(n))
+                        .cloned();
+                    let nexus = Nexus::new(
+                        inner.next_nexus.fetch_add(1, Ordering::Relaxed),
+                        format!("{},i,0x{}", p.initiator_name, p.isid),
+                        self.portal.group,
+                    );
+                    if let Some(t) = &self.site.target {
+                        for unit in t.luns.values() {
+                            unit.lu.add_nexus(&nexus);
+                        }
+                    }
+                    self.nexus = Some(nexus);
                 }
+                ConnEvent::LoginFailed { status, reason } => {
+                    info!(%peer, status = %status, %reason, "login refused");
+                }
+                ConnEvent::Execute(task) => match &self.nexus {
+                    Some(nexus) => execute(
+                        &mut self.conn,
+                        self.site.target.as_ref(),
+                        nexus,
+                        task,
+                        &self.done,
+                    ),
+                    None => self.conn.complete(task.itt, &lun_not_supported(&task.cdb)),
+                },
+                ConnEvent::TaskManagement { itt, function, lun } => {
+                    let response =
+                        self.nexus
+                            .as_ref()
+                            .map_or(TmfResponseCode::FUNCTION_REJECTED, |nexus| {
+                                task_management(
+                                    inner,
+                                    self.site.target.as_ref(),
+                                    nexus,
+                                    function,
+                                    lun,
+                                )
+                            });
+                    self.conn.complete_task_management(itt, response);
+                }
+                ConnEvent::Logout => {}
+                ConnEvent::Closed { reason } => debug!(%peer, %reason, "closing the connection"),
             }
-            Err(e) => return Ok(Err(e)),
+        }
+    }
+
+    /// Forgets the nexus and the session when the connection ends.
+    fn finish(&self) {
+        if let (Some(nexus), Some(t)) = (&self.nexus, &self.site.target) {
+            for unit in t.luns.values() {
+                unit.lu.nexus_lost(nexus.id);
+            }
+        }
+        if self.nexus.is_some() {
+            info!(peer = %self.peer, "session ended");
+        }
+        if let Some((initiator, isid, tsih)) = &self.registered {
+            self.inner.unregister_session(initiator, *isid, *tsih);
         }
     }
 }
 
+/// Drives one connection: reads into the buffer and feeds the
+/// [`Connection`], hands its output to the writer task, answers its events,
+/// its timers, shutdown and the session's kill switch.
 async fn connection(
     inner: &Arc<Inner>,
     stream: TcpStream,
@@ -561,229 +658,61 @@ async fn connection(
     let (mut rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::unbounded_channel();
     let writer_task = tokio::spawn(writer(wr, rx));
-    let mut buf = BytesMut::with_capacity(256 * 1024);
-    let mut framer = Framer::new(FrameLimits::default());
-
-    // ---- Login phase. ----
-    let limits = &inner.config.limits;
-    let mut operational = OperationalConfig::default();
-    operational.header_digest = limits.header_digest;
-    operational.data_digest = limits.data_digest;
-    operational.max_recv_data_segment_length = limits.max_recv_data_segment_length;
-    operational.max_burst_length = limits.max_burst_length;
-    operational.first_burst_length = limits.first_burst_length;
-    operational.max_outstanding_r2t = limits.max_outstanding_r2t;
-    operational.immediate_data = limits.immediate_data;
-    operational.initial_r2t = limits.initial_r2t;
-    let mut login_config = TargetLoginConfig::default();
-    login_config.operational = operational;
-    login_config.portal_group_tag = portal.group;
-    login_config.command_window = limits.queue_depth;
-    let mut login = TargetLogin::new(login_config, Box::new(OsChallengeSource::new()));
-    let policy = Policy {
+    let (done, mut done_rx) = mpsc::unbounded_channel::<(Itt, Response)>();
+    let mut d = Driver {
         inner,
-        registered: Mutex::new(None),
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(limits.login_timeout_ms);
-    let params = loop {
-        let frame =
-            match tokio::time::timeout_at(deadline, read_frame(&mut rd, &mut framer, &mut buf))
-                .await
-            {
-                Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "login timed out")),
-                Ok(r) => r?,
-            };
-        let result = match frame {
-            Ok(frame) => match frame.parse() {
-                Ok(pdu) => login.handle_pdu(&pdu, &policy),
-                Err(e) => Err(login.handle_malformed(frame.itt(), e)),
-            },
-            Err(e) => {
-                return Err(io::Error::other(format!("login framing: {e}")));
-            }
-        };
-        let mut out = Vec::new();
-        while let Some(p) = login.poll_transmit() {
-            out.push(p);
-        }
-        if !out.is_empty() {
-            let _ = tx.send((out, Digests::NONE));
-        }
-        let mut complete = None;
-        while let Some(event) = login.poll_event() {
-            match event {
-                LoginEvent::Complete(p) => complete = Some(*p),
-                LoginEvent::Failed { status, reason } => {
-                    info!(%peer, status = %status, %reason, "login refused");
-                }
-                _ => {}
-            }
-        }
-        if let Err(e) = result {
-            drop(tx);
-            let _ = writer_task.await;
-            return Err(io::Error::other(format!("login failed: {e}")));
-        }
-        if let Some(p) = complete {
-            break p;
-        }
-    };
-    let kill = policy.registered.lock().ok().and_then(|mut r| r.take());
-    drop(policy);
-    info!(%peer, initiator = %params.initiator_name, target = params.target_name.as_deref().unwrap_or("(discovery)"), tsih = params.tsih.0, "logged in");
-    let result = full_feature(
-        inner,
-        &mut rd,
-        &tx,
-        &mut framer,
-        &mut buf,
-        params.clone(),
         peer,
         portal,
-        kill,
-    )
-    .await;
-    if let Ok(mut sessions) = inner.sessions.lock() {
-        let key = (params.initiator_name.clone(), params.isid);
-        if sessions
-            .by_key
-            .get(&key)
-            .is_some_and(|e| e.tsih == params.tsih)
-        {
-            sessions.by_key.remove(&key);
-        }
-    }
-    drop(tx);
-    let _ = writer_task.await;
-    result
-}
-
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the pieces of one connection, passed down once"
-)]
-async fn full_feature(
-    inner: &Arc<Inner>,
-    rd: &mut tokio::net::tcp::OwnedReadHalf,
-    tx: &mpsc::UnboundedSender<(Vec<PduBuf>, Digests)>,
-    framer: &mut Framer,
-    buf: &mut BytesMut,
-    params: SessionParams,
-    peer: SocketAddr,
-    portal: Portal,
-    kill: Option<watch::Receiver<bool>>,
-) -> io::Result<()> {
-    let digests = params.digests();
-    framer.set_limits(
-        FrameLimits::default()
-            .with_digests(digests)
-            .with_max_recv_data_segment_length(params.target_max_recv_data_segment_length as usize),
-    );
-    let target = params
-        .target_name
-        .as_ref()
-        .and_then(|n| inner.targets.get(n))
-        .cloned();
-    let nexus = Nexus::new(
-        inner.next_nexus.fetch_add(1, Ordering::Relaxed),
-        format!("{},i,0x{}", params.initiator_name, params.isid),
-        portal.group,
-    );
-    if let Some(t) = &target {
-        for unit in t.luns.values() {
-            unit.lu.add_nexus(&nexus);
-        }
-    }
-    let limits = &inner.config.limits;
-    let engine_config = EngineConfig {
-        queue_depth: limits.queue_depth,
-        nop_in_interval_ms: limits.nop_in_interval_ms,
-        nop_in_timeout_ms: limits.nop_in_timeout_ms,
-        send_targets: inner
-            .send_targets
-            .lock()
-            .map(|s| s.clone())
-            .unwrap_or_default(),
+        conn: Connection::new(
+            inner.connection_config(portal),
+            Box::new(OsChallengeSource::new()),
+            inner.now_ms(),
+        ),
+        site: Site {
+            inner,
+            target: None,
+        },
+        buf: BytesMut::with_capacity(256 * 1024),
+        nexus: None,
+        registered: None,
+        // No session yet: a kill switch that never fires (its sender is gone).
+        kill: watch::channel(false).1,
+        done,
     };
-    let mut engine = Engine::new(params.clone(), engine_config, inner.now_ms());
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(Itt, Response)>();
     let mut shutdown = inner.shutdown.subscribe();
-    let mut kill = kill.unwrap_or_else(|| watch::channel(false).1);
-    let grace = limits.shutdown_grace_s;
+    let grace = inner.config.limits.shutdown_grace_s;
     let result: io::Result<()> = loop {
-        let sleep_until = engine
+        let sleep_until = d
+            .conn
             .poll_timeout()
             .map(|ms| inner.started + Duration::from_millis(ms))
             .map(tokio::time::Instant::from_std);
         tokio::select! {
-            read = rd.read_buf(buf) => {
-                match read {
-                    Ok(0) => break Ok(()),
-                    Ok(_) => {}
-                    Err(e) => break Err(e),
-                }
-                let now = inner.now_ms();
-                loop {
-                    match framer.decode(buf) {
-                        Ok(Decoded::Frame(frame)) => match frame.parse() {
-                            Ok(pdu) => {
-                                let sizer = |lun: Lun, cdb: &[u8]| -> usize {
-                                    target
-                                        .as_ref()
-                                        .and_then(|t| lun.index().and_then(|i| t.luns.get(&i)))
-                                        .map_or(0, |u| u.lu.expected_data_out(cdb))
-                                };
-                                engine.handle_pdu(pdu, now, &sizer);
-                            }
-                            Err(e) => engine.handle_malformed(frame.bhs_bytes(), &e),
-                        },
-                        Ok(Decoded::Incomplete { needed }) => {
-                            buf.reserve(needed.max(64 * 1024));
-                            break;
-                        }
-                        Err(FrameError::DataDigest { header, .. }) => {
-                            engine.handle_data_digest_error(header, now);
-                        }
-                        Err(e) => {
-                            warn!(%peer, error = %e, "closing the connection");
-                            if let Some(reason) = e.reject_reason() {
-                                engine.reject(reason, buf.split_to(buf.len().min(48)).freeze());
-                            }
-                            flush(&mut engine, tx, digests);
-                            break;
-                        }
-                    }
-                    run_events(&mut engine, inner, target.as_ref(), &nexus, &done_tx);
-                }
-            }
-            Some((itt, response)) = done_rx.recv() => {
-                engine.complete(itt, &response);
-            }
-            () = sleep_or_pending(sleep_until) => {
-                engine.handle_timeout(inner.now_ms());
-            }
-            Ok(()) = shutdown.changed() => {
-                engine.request_logout(grace);
-            }
-            Ok(()) = kill.changed() => {
-                if *kill.borrow() {
-                    info!(%peer, "session closed by the target");
-                    break Ok(());
+            read = rd.read_buf(&mut d.buf) => match read {
+                Ok(0) => break Ok(()),
+                Ok(_) => d.feed(),
+                Err(e) => break Err(e),
+            },
+            Some((itt, response)) = done_rx.recv() => d.conn.complete(itt, &response),
+            () = sleep_or_pending(sleep_until) => d.conn.handle_timeout(inner.now_ms()),
+            Ok(()) = shutdown.changed() => d.conn.request_logout(grace),
+            Ok(()) = d.kill.changed() => {
+                if *d.kill.borrow() {
+                    d.conn.close("session closed by the target");
                 }
             }
         }
-        run_events(&mut engine, inner, target.as_ref(), &nexus, &done_tx);
-        let closing = flush(&mut engine, tx, digests);
-        if closing {
+        d.answer_events();
+        while let Some(out) = d.conn.poll_transmit() {
+            let _ = tx.send(out);
+        }
+        if d.conn.is_closed() {
             break Ok(());
         }
     };
-    if let Some(t) = &target {
-        for unit in t.luns.values() {
-            unit.lu.nexus_lost(nexus.id);
-        }
-    }
-    info!(%peer, "session ended");
+    d.finish();
+    drop(tx);
+    let _ = writer_task.await;
     result
 }
 
@@ -794,65 +723,29 @@ async fn sleep_or_pending(until: Option<tokio::time::Instant>) {
     }
 }
 
-/// Sends what the engine queued; true when the connection is to close.
-fn flush(
-    engine: &mut Engine,
-    tx: &mpsc::UnboundedSender<(Vec<PduBuf>, Digests)>,
-    digests: Digests,
-) -> bool {
-    let mut out = Vec::new();
-    while let Some(p) = engine.poll_transmit() {
-        out.push(p);
-    }
-    if !out.is_empty() {
-        let _ = tx.send((out, digests));
-    }
-    engine.is_closed()
-}
-
-fn run_events(
-    engine: &mut Engine,
-    inner: &Arc<Inner>,
-    target: Option<&Arc<TargetState>>,
-    nexus: &Nexus,
-    done: &mpsc::UnboundedSender<(Itt, Response)>,
-) {
-    while let Some(event) = engine.poll_event() {
-        match event {
-            Event::Execute(task) => execute(engine, target, nexus, task, done),
-            Event::TaskManagement { itt, function, lun } => {
-                let response = task_management(inner, target, nexus, function, lun);
-                engine.complete_task_management(itt, response);
-            }
-            Event::Logout => {}
-            Event::Close { reason } => warn!(%reason, "closing the connection"),
-        }
-    }
-}
-
 fn execute(
-    engine: &mut Engine,
+    conn: &mut Connection,
     target: Option<&Arc<TargetState>>,
     nexus: &Nexus,
     task: ScsiTask,
     done: &mpsc::UnboundedSender<(Itt, Response)>,
 ) {
     let Some(target) = target else {
-        engine.complete(task.itt, &lun_not_supported(&task.cdb));
+        conn.complete(task.itt, &lun_not_supported(&task.cdb));
         return;
     };
     if task.cdb.first() == Some(&iscsi_scsi::cdb::op::REPORT_LUNS) {
-        engine.complete(task.itt, &report_luns(&target.lun_ids(), &task.cdb));
+        conn.complete(task.itt, &report_luns(&target.lun_ids(), &task.cdb));
         return;
     }
     let Some(unit) = task.lun.index().and_then(|i| target.luns.get(&i)) else {
-        engine.complete(task.itt, &lun_not_supported(&task.cdb));
+        conn.complete(task.itt, &lun_not_supported(&task.cdb));
         return;
     };
     if unit.inline {
         let response = unit.lu.execute(&request(nexus, &task));
         log_backend_error(nexus, &task, &response);
-        engine.complete(task.itt, &response);
+        conn.complete(task.itt, &response);
     } else {
         let lu = unit.lu.clone();
         let nexus = nexus.clone();

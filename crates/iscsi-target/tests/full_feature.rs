@@ -391,3 +391,60 @@ fn dead_peers_are_dropped_after_the_nop_in_timeout() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     let _ = Conn::connect;
 }
+
+/// RFC 7143 §7.13: a SCSI Command whose TotalAHSLength announces an AHS
+/// that is not there is a format error: Reject (invalid PDU field), then
+/// the connection closes, because the next PDU's first bytes were taken as
+/// the AHS. A forbidden flag combination in a well-framed PDU is rejected
+/// and the connection carries on.
+#[test]
+fn format_errors_close_and_flag_errors_are_survived() {
+    use std::io::Write as _;
+    let target = TestTarget::default_ram(64 << 20);
+    let mut s = Sess::new(login(target.addr, normal(DEFAULT_TARGET, 11)).unwrap());
+    ready(&mut s);
+
+    // F and C both set on a Text Request: Reject 0x09, still connected.
+    let (itt, cmd_sn) = s.next();
+    let mut raw = PduBuf::header_only(TextRequest {
+        final_bit: true,
+        itt,
+        ttt: Ttt::RESERVED,
+        cmd_sn,
+        ..TextRequest::default()
+    })
+    .to_vec(s.s.conn.digests)
+    .unwrap();
+    raw[1] |= 0x40;
+    s.s.conn.stream.write_all(&raw).unwrap();
+    let rej = s.s.conn.recv().unwrap();
+    let Bhs::Reject(r) = rej.bhs else {
+        panic!("{:?}", rej.bhs)
+    };
+    assert_eq!(r.reason, RejectReason::INVALID_PDU_FIELD);
+    s.cmd_sn = CmdSn(s.cmd_sn.0.wrapping_sub(1));
+    ready(&mut s);
+
+    // TotalAHSLength 2 (8 bytes) with an AHS whose AHSLength is 0.
+    let (itt, cmd_sn) = s.next();
+    let mut header = Pdu::new(
+        ScsiCommand {
+            final_bit: true,
+            itt,
+            cmd_sn,
+            ..ScsiCommand::default()
+        },
+        Bytes::new(),
+    )
+    .to_vec(iscsi_pdu::Digests::NONE)
+    .unwrap();
+    header[4] = 2;
+    header.extend_from_slice(&[0u8; 8]);
+    s.s.conn.stream.write_all(&header).unwrap();
+    let rej = s.s.conn.recv().unwrap();
+    let Bhs::Reject(r) = rej.bhs else {
+        panic!("{:?}", rej.bhs)
+    };
+    assert_eq!(r.reason, RejectReason::INVALID_PDU_FIELD);
+    assert!(s.s.conn.closed(), "a format error closes the connection");
+}
