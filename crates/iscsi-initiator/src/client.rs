@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use iscsi_login::{
-    ChapAlgorithm, ChapCredentials, InitiatorAuth, InitiatorLogin, InitiatorLoginConfig,
-    LoginError, LoginEvent, OperationalConfig, SessionParams, SessionType,
+    ChapAlgorithm, ChapCredentials, InitiatorAuth, InitiatorLoginConfig, LoginError,
+    OperationalConfig, SessionParams, SessionType,
 };
 use iscsi_pdu::text::TextPairs;
 use iscsi_pdu::{
-    Bhs, Decoded, Digests, FrameLimits, Framer, Isid, Itt, LoginResponse, LoginStatus, Lun, PduBuf,
+    Decoded, Digests, FrameLimits, Framer, Isid, Itt, LoginResponse, LoginStatus, Lun, PduBuf,
     TmfFunction, TmfResponseCode,
 };
 use iscsi_scsi::initiator::{Cdb, ReadCapacity10, ReadCapacity16, ReportLuns, StandardInquiry};
@@ -22,7 +22,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::session::{Command, Event, ScsiResult, SessionEngine, TaskError, send_targets};
+use crate::connection::{Connection, Event as ConnEvent, LoginFailure};
+use crate::session::{Command, Event, ScsiResult, TaskError, send_targets};
 use crate::url::{IscsiUrl, Portal};
 
 /// The default initiator name of this tool.
@@ -83,6 +84,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error of a login that failed as `failure` says; `timeout` is
+    /// the deadline that applied.
+    fn from_login_failure(failure: LoginFailure, timeout: Duration) -> Self {
+        match failure {
+            LoginFailure::Refused { status, reason } => Self::LoginRefused { status, reason },
+            LoginFailure::Login(e) => Self::Login(e),
+            LoginFailure::Rejected(reason) => Self::Rejected(reason),
+            LoginFailure::NotIscsi(why) => Self::NotIscsi(why),
+            LoginFailure::Timeout(_) => Self::Timeout(timeout),
+        }
+    }
+
     /// The login status, for a refused login.
     #[must_use]
     pub fn login_status(&self) -> Option<LoginStatus> {
@@ -403,9 +416,7 @@ async fn login_attempt(
     let fut = async {
         let stream = connect(&options.portal, options.timeout).await?;
         let peer = stream.peer_addr()?;
-        let (rd, wr) = stream.into_split();
-        let mut reader = PduReader::new(rd);
-        let mut writer = wr;
+        let (mut reader, mut writer) = stream.into_split();
         let isid = fresh_isid();
         let mut config = match &options.target {
             Some(t) => {
@@ -416,38 +427,28 @@ async fn login_attempt(
         config = config
             .with_auth(options.auth.clone())
             .with_operational(options.operational.clone());
-        let mut machine =
-            InitiatorLogin::new(config, Box::new(iscsi_login::OsChallengeSource::new()));
-        let mut scratch = BytesMut::new();
+        // The deadline is the tokio timeout around connect and login.
+        let mut conn = Connection::new(
+            config,
+            Box::new(iscsi_login::OsChallengeSource::new()),
+            0,
+            0,
+        );
+        let mut buf = BytesMut::with_capacity(256 * 1024);
         let params = loop {
-            let out: Vec<PduBuf> = std::iter::from_fn(|| machine.poll_transmit()).collect();
-            write_all(&mut writer, &out, Digests::NONE, &mut scratch).await?;
-            let pdu = match reader.read_pdu().await {
-                Ok(p) => p,
-                Err(Error::BadData(e)) => {
-                    return Err(Error::NotIscsi(format!(
-                        "the peer's answer is not an iSCSI PDU ({e})"
-                    )));
-                }
-                Err(Error::Closed(_)) => {
-                    return Err(Error::NotIscsi(
-                        "the peer closed the connection without a Login Response".to_owned(),
-                    ));
-                }
-                Err(e) => return Err(e),
-            };
-            match pdu.bhs {
-                Bhs::LoginResponse(_) => {}
-                Bhs::Reject(r) => return Err(Error::Rejected(r.reason)),
-                other => {
-                    return Err(Error::NotIscsi(format!(
-                        "unexpected {:?} during login",
-                        other.opcode()
-                    )));
+            if let Some(mut out) = conn.poll_transmit() {
+                writer.write_all_buf(&mut out).await?;
+            }
+            let mut outcome = None;
+            while let Some(event) = conn.poll_event() {
+                match event {
+                    ConnEvent::LoggedIn(p) => outcome = Some(Ok(p)),
+                    ConnEvent::LoginFailed(failure) => outcome = Some(Err(failure)),
+                    _ => {}
                 }
             }
-            let result = machine.handle_pdu(&pdu);
-            if let Some(code) = machine
+            if let Some(code) = conn
+                .login()
                 .received_text()
                 .get("CHAP_A")
                 .and_then(|v| v.parse::<u64>().ok())
@@ -455,91 +456,41 @@ async fn login_attempt(
             {
                 *slot = ChapAlgorithm::from_code(code);
             }
-            if let Err(e) = result {
-                return Err(match e {
-                    LoginError::Refused { status, reason, .. } => {
-                        Error::LoginRefused { status, reason }
-                    }
-                    other => Error::Login(other),
-                });
-            }
-            let mut complete = None;
-            while let Some(event) = machine.poll_event() {
-                if let LoginEvent::Complete(p) = event {
-                    complete = Some(*p);
+            match outcome {
+                Some(Ok(p)) => break *p,
+                Some(Err(failure)) => {
+                    return Err(Error::from_login_failure(failure, options.timeout));
                 }
+                None => {}
             }
-            if let Some(p) = complete {
-                break p;
+            if reader.read_buf(&mut buf).await? == 0 {
+                return Err(Error::NotIscsi(
+                    "the peer closed the connection without a Login Response".to_owned(),
+                ));
             }
+            conn.handle_bytes(0, &mut buf);
         };
         let info = LoginInfo {
             peer,
             rtt_ms: started.elapsed().as_secs_f64() * 1000.0,
-            last_response: machine.last_response().copied(),
-            received: machine.received_text().clone(),
+            last_response: conn.login().last_response().copied(),
+            received: conn.login().received_text().clone(),
             isid,
         };
-        reader.set_digests(params.digests());
-        Ok((reader, writer, params, info))
+        Ok((reader, writer, buf, conn, params, info))
     };
-    let (reader, writer, params, info) = tokio::time::timeout(options.timeout, fut)
+    let (reader, writer, buf, conn, params, info) = tokio::time::timeout(options.timeout, fut)
         .await
         .map_err(|_| Error::Timeout(options.timeout))??;
     let params = Arc::new(params);
     let (tx, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(
-        reader,
-        writer,
-        SessionEngine::new((*params).clone()),
-        rx,
-    ));
+    let task = tokio::spawn(run(reader, writer, buf, conn, rx));
     Ok(Session {
         tx,
         params,
         info,
         task,
     })
-}
-
-async fn write_all(
-    writer: &mut tokio::net::tcp::OwnedWriteHalf,
-    pdus: &[PduBuf],
-    digests: Digests,
-    scratch: &mut BytesMut,
-) -> Result<(), Error> {
-    if pdus.is_empty() {
-        return Ok(());
-    }
-    let mut parts = iscsi_pdu::encode_vectored(pdus, digests, scratch)
-        .map_err(|e| Error::BadData(e.to_string()))?;
-    let mut first = 0;
-    while first < parts.len() {
-        let slices: Vec<io::IoSlice<'_>> = parts
-            .get(first..)
-            .unwrap_or(&[])
-            .iter()
-            .take(64)
-            .map(|b| io::IoSlice::new(b))
-            .collect();
-        let mut n = writer.write_vectored(&slices).await?;
-        if n == 0 {
-            return Err(Error::Closed("write returned 0".to_owned()));
-        }
-        while n > 0 {
-            let Some(part) = parts.get_mut(first) else {
-                break;
-            };
-            if n >= part.len() {
-                n -= part.len();
-                first += 1;
-            } else {
-                let _ = part.split_to(n);
-                n = 0;
-            }
-        }
-    }
-    Ok(())
 }
 
 enum Waiter {
@@ -549,77 +500,59 @@ enum Waiter {
     Logout(oneshot::Sender<Result<(), Error>>),
 }
 
-/// The connection task: owns the socket and the engine.
+/// The connection task: owns the socket and the [`Connection`]; a thin
+/// driver that feeds it bytes and requests and writes what it encodes.
 async fn run(
-    mut reader: PduReader<tokio::net::tcp::OwnedReadHalf>,
+    mut reader: tokio::net::tcp::OwnedReadHalf,
     mut writer: tokio::net::tcp::OwnedWriteHalf,
-    mut engine: SessionEngine,
+    mut buf: BytesMut,
+    mut conn: Connection,
     mut rx: mpsc::UnboundedReceiver<Request>,
 ) {
-    let digests = engine.params().digests();
     let mut waiters: HashMap<Itt, Waiter> = HashMap::new();
-    let mut scratch = BytesMut::new();
     let mut requests_open = true;
     let end: Result<(), Error> = loop {
+        // Take every request already queued before writing (batching).
+        while let Ok(r) = rx.try_recv() {
+            accept(&mut conn, &mut waiters, r);
+        }
+        let mut end = None;
+        while let Some(event) = conn.poll_event() {
+            match event {
+                ConnEvent::Session(event) => answer(&mut conn, &mut waiters, event),
+                ConnEvent::Closed { reason } => {
+                    end = Some(if reason == "logged out" {
+                        Ok(())
+                    } else {
+                        tracing::warn!(%reason, "closing the connection");
+                        Err(Error::Closed(reason))
+                    });
+                }
+                _ => {}
+            }
+        }
+        if let Some(mut out) = conn.poll_transmit()
+            && let Err(e) = writer.write_all_buf(&mut out).await
+        {
+            break Err(e.into());
+        }
+        if let Some(end) = end {
+            break end;
+        }
         tokio::select! {
-            pdu = reader.read_pdu() => match pdu {
-                Ok(pdu) => engine.handle_pdu(pdu),
-                Err(e) => break Err(e),
+            read = reader.read_buf(&mut buf) => match read {
+                Ok(0) => break Err(Error::Closed("end of stream".to_owned())),
+                Ok(_) => conn.handle_bytes(0, &mut buf),
+                Err(e) => break Err(e.into()),
             },
             request = rx.recv(), if requests_open => match request {
-                Some(r) => accept(&mut engine, &mut waiters, r),
+                Some(r) => accept(&mut conn, &mut waiters, r),
                 None => {
                     // Every handle dropped: log out politely.
                     requests_open = false;
-                    let itt = engine.logout();
-                    let (tx, _) = oneshot::channel();
-                    waiters.insert(itt, Waiter::Logout(tx));
+                    logout(&mut conn, &mut waiters);
                 }
             },
-        }
-        // Take every request already queued before writing (batching).
-        while let Ok(r) = rx.try_recv() {
-            accept(&mut engine, &mut waiters, r);
-        }
-        let mut done = false;
-        while let Some(event) = engine.poll_event() {
-            match event {
-                Event::Completed { itt, result } => {
-                    if let Some(Waiter::Command(tx)) = waiters.remove(&itt) {
-                        let _ = tx.send(result.map_err(Error::from));
-                    }
-                }
-                Event::Text { itt, pairs } => {
-                    if let Some(Waiter::Text(tx)) = waiters.remove(&itt) {
-                        let _ = tx.send(pairs.map_err(Error::BadData));
-                    }
-                }
-                Event::TaskManagement { itt, response } => {
-                    if let Some(Waiter::Tmf(tx)) = waiters.remove(&itt) {
-                        let _ = tx.send(Ok(response));
-                    }
-                }
-                Event::LogoutRequested { .. } | Event::Dropping => {
-                    let itt = engine.logout();
-                    let (tx, _) = oneshot::channel();
-                    waiters.insert(itt, Waiter::Logout(tx));
-                }
-                Event::LoggedOut => done = true,
-                Event::Rejected { reason } => {
-                    tracing::warn!(reason = %reason, "target rejected a PDU")
-                }
-                Event::Fatal { reason } => {
-                    done = true;
-                    tracing::warn!(%reason, "closing the connection");
-                }
-            }
-        }
-        let out: Vec<PduBuf> = std::iter::from_fn(|| engine.poll_transmit()).collect();
-        if let Err(e) = write_all(&mut writer, &out, digests, &mut scratch).await {
-            break Err(e);
-        }
-        if done {
-            break Ok(());
         }
     };
     let _ = writer.shutdown().await;
@@ -643,24 +576,60 @@ async fn run(
     }
 }
 
-fn accept(engine: &mut SessionEngine, waiters: &mut HashMap<Itt, Waiter>, request: Request) {
+/// Hands a full-feature event to whoever waits for it.
+fn answer(conn: &mut Connection, waiters: &mut HashMap<Itt, Waiter>, event: Event) {
+    match event {
+        Event::Completed { itt, result } => {
+            if let Some(Waiter::Command(tx)) = waiters.remove(&itt) {
+                let _ = tx.send(result.map_err(Error::from));
+            }
+        }
+        Event::Text { itt, pairs } => {
+            if let Some(Waiter::Text(tx)) = waiters.remove(&itt) {
+                let _ = tx.send(pairs.map_err(Error::BadData));
+            }
+        }
+        Event::TaskManagement { itt, response } => {
+            if let Some(Waiter::Tmf(tx)) = waiters.remove(&itt) {
+                let _ = tx.send(Ok(response));
+            }
+        }
+        Event::LogoutRequested { .. } | Event::Dropping => logout(conn, waiters),
+        Event::Rejected { reason } => {
+            tracing::warn!(reason = %reason, "target rejected a PDU");
+        }
+        // The connection closes after these; its Closed event follows.
+        Event::LoggedOut | Event::Fatal { .. } => {}
+    }
+}
+
+/// Queues a Logout nobody waits for (the session is ending anyway).
+fn logout(conn: &mut Connection, waiters: &mut HashMap<Itt, Waiter>) {
+    if let Some(itt) = conn.logout() {
+        let (tx, _) = oneshot::channel();
+        waiters.insert(itt, Waiter::Logout(tx));
+    }
+}
+
+fn accept(conn: &mut Connection, waiters: &mut HashMap<Itt, Waiter>, request: Request) {
+    let ended = || Error::Closed("the session has ended".to_owned());
     match request {
-        Request::Command(c, tx) => {
-            let itt = engine.submit(c);
-            waiters.insert(itt, Waiter::Command(tx));
-        }
-        Request::Text(pairs, tx) => {
-            let itt = engine.text(&pairs);
-            waiters.insert(itt, Waiter::Text(tx));
-        }
-        Request::Tmf(f, lun, referenced, tx) => {
-            let itt = engine.task_management(f, lun, referenced);
-            waiters.insert(itt, Waiter::Tmf(tx));
-        }
-        Request::Logout(tx) => {
-            let itt = engine.logout();
-            waiters.insert(itt, Waiter::Logout(tx));
-        }
+        Request::Command(c, tx) => match conn.submit(c) {
+            Some(itt) => drop(waiters.insert(itt, Waiter::Command(tx))),
+            None => drop(tx.send(Err(ended()))),
+        },
+        Request::Text(pairs, tx) => match conn.text(&pairs) {
+            Some(itt) => drop(waiters.insert(itt, Waiter::Text(tx))),
+            None => drop(tx.send(Err(ended()))),
+        },
+        Request::Tmf(f, lun, referenced, tx) => match conn.task_management(f, lun, referenced) {
+            Some(itt) => drop(waiters.insert(itt, Waiter::Tmf(tx))),
+            None => drop(tx.send(Err(ended()))),
+        },
+        Request::Logout(tx) => match conn.logout() {
+            Some(itt) => drop(waiters.insert(itt, Waiter::Logout(tx))),
+            None => drop(tx.send(Err(ended()))),
+        },
     }
 }
 

@@ -1,5 +1,8 @@
 //! # iscsi-initiator: the client half
 //!
+//! - [`connection`]: one initiator connection, sans-IO, from the first
+//!   Login Request to its close — the framer, the login machine, then the
+//!   session engine.
 //! - [`session`]: the full-feature phase of an initiator connection,
 //!   sans-IO — ITTs, CmdSN and the MaxCmdSN window, immediate, unsolicited
 //!   and solicited data, Data-In reassembly, NOP-In, Reject, Text, task
@@ -37,6 +40,7 @@
     )
 )]
 
+pub mod connection;
 pub mod session;
 pub mod url;
 
