@@ -15,7 +15,7 @@ use crate::util::{self, Result};
 /// Seconds each target runs in the CI smoke run unless `--seconds` says otherwise.
 pub(crate) fn default_seconds(target: &str) -> u64 {
     match target {
-        "login_target" | "login_initiator" | "target_connection" => 60,
+        "login_target" | "login_initiator" | "target_connection" | "initiator_connection" => 60,
         _ => 10,
     }
 }

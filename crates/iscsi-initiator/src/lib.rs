@@ -42,6 +42,10 @@
 
 pub mod connection;
 pub mod session;
+
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod url;
 
 #[cfg(feature = "runtime")]

@@ -57,6 +57,106 @@ pub fn scsi_cdb(data: &[u8]) {
     }
 }
 
+/// `scsi_data`: arbitrary bytes as the data an initiator reads back —
+/// standard INQUIRY and every VPD page, READ CAPACITY(10/16), REPORT
+/// LUNS, MODE SENSE(6/10), REPORT SUPPORTED OPERATION CODES, PERSISTENT
+/// RESERVE IN (keys, reservation), GET LBA STATUS, sense data. No parser
+/// panics; sense data that parses encodes, in either format, to bytes
+/// that parse again.
+pub fn scsi_data(data: &[u8]) {
+    use crate::initiator::{
+        BlockDeviceCharacteristics, BlockLimits, DeviceIdentification, ExtendedInquiry, LbaStatus,
+        LogicalBlockProvisioning, ModeParameters, PrReadKeys, PrReadReservation, ReadCapacity10,
+        ReadCapacity16, ReportLuns, StandardInquiry, SupportedOperationCodes, SupportedVpdPages,
+        UnitSerialNumber, VpdPage,
+    };
+    let _ = StandardInquiry::parse(data);
+    let _ = SupportedVpdPages::parse(data);
+    let _ = UnitSerialNumber::parse(data);
+    let _ = DeviceIdentification::parse(data);
+    let _ = ExtendedInquiry::parse(data);
+    let _ = BlockLimits::parse(data);
+    let _ = BlockDeviceCharacteristics::parse(data);
+    let _ = LogicalBlockProvisioning::parse(data);
+    let _ = VpdPage::parse(data);
+    let _ = ReadCapacity10::parse(data);
+    let _ = ReadCapacity16::parse(data);
+    let _ = ReportLuns::parse(data);
+    let _ = ModeParameters::parse6(data);
+    let _ = ModeParameters::parse10(data);
+    let _ = SupportedOperationCodes::parse(data);
+    let _ = PrReadKeys::parse(data);
+    let _ = PrReadReservation::parse(data);
+    let _ = LbaStatus::parse(data);
+    if let Ok(sense) = Sense::parse(data) {
+        for format in [crate::SenseFormat::Fixed, crate::SenseFormat::Descriptor] {
+            let bytes = sense.encode(format);
+            assert!(
+                Sense::parse(&bytes).is_ok(),
+                "{sense:?} encoded as {format:?} does not parse: {bytes:02x?}"
+            );
+        }
+    }
+}
+
+/// Seeds for `scsi_data`: what our unit answers to INQUIRY (standard and
+/// each VPD page), READ CAPACITY(10/16), MODE SENSE(6/10), REPORT SUPPORTED
+/// OPERATION CODES, PR IN, GET LBA STATUS, and fixed and descriptor sense.
+#[must_use]
+pub fn scsi_data_seeds() -> Vec<(String, Vec<u8>)> {
+    let lu = LogicalUnit::new(
+        Arc::new(MemoryBackend::new(1 << 20, 512).unwrap()),
+        LuConfig::new("iqn.2026-11.rs.iscsi:fuzz", "FUZZ"),
+    );
+    let nexus = Nexus::new(1, "iqn.2026-11.rs.iscsi:a,i,0x1", 1);
+    lu.add_nexus(&nexus);
+    let run = |cdb: &[u8]| lu.execute(&Request::new(&nexus, cdb, &[]));
+    // The power-on unit attention, as sense data in both formats.
+    let attention = run(&[0; 6]);
+    let sense = attention.sense.expect("a unit attention");
+    let mut seeds = vec![
+        (
+            "sense-fixed".to_owned(),
+            sense.encode(crate::SenseFormat::Fixed).to_vec(),
+        ),
+        (
+            "sense-descriptor".to_owned(),
+            sense.encode(crate::SenseFormat::Descriptor).to_vec(),
+        ),
+    ];
+    let commands: [(&str, Vec<u8>); 14] = [
+        ("inquiry", vec![0x12, 0, 0, 0x01, 0, 0]),
+        ("vpd-00", vec![0x12, 1, 0x00, 0x01, 0, 0]),
+        ("vpd-80", vec![0x12, 1, 0x80, 0x01, 0, 0]),
+        ("vpd-83", vec![0x12, 1, 0x83, 0x01, 0, 0]),
+        ("vpd-86", vec![0x12, 1, 0x86, 0x01, 0, 0]),
+        ("vpd-b0", vec![0x12, 1, 0xb0, 0x01, 0, 0]),
+        ("vpd-b1", vec![0x12, 1, 0xb1, 0x01, 0, 0]),
+        ("vpd-b2", vec![0x12, 1, 0xb2, 0x01, 0, 0]),
+        ("read-capacity-10", vec![0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        (
+            "read-capacity-16",
+            vec![0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0],
+        ),
+        ("mode-sense-6", vec![0x1a, 0, 0x3f, 0, 0xff, 0]),
+        ("mode-sense-10", vec![0x5a, 0, 0x3f, 0, 0, 0, 0, 0x10, 0, 0]),
+        (
+            "supported-opcodes",
+            vec![0xa3, 0x0c, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0],
+        ),
+        (
+            "get-lba-status",
+            vec![0x9e, 0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0],
+        ),
+    ];
+    for (name, cdb) in commands {
+        let response = run(&cdb);
+        assert!(!response.data.is_empty(), "{name}: {response:?}");
+        seeds.push((name.to_owned(), response.data.to_vec()));
+    }
+    seeds
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -77,6 +177,36 @@ mod tests {
             ];
             data[1] = known[(next() as usize) % known.len()];
             super::scsi_cdb(&data);
+        }
+    }
+
+    #[test]
+    fn scsi_data_seeds_parse_and_hold() {
+        for (name, seed) in super::scsi_data_seeds() {
+            super::scsi_data(&seed);
+            assert!(seed.len() >= 4, "{name}");
+        }
+        for n in 0..64 {
+            super::scsi_data(&vec![0xff; n]);
+            super::scsi_data(&vec![0; n]);
+        }
+    }
+
+    /// The committed seeds of `fuzz/seeds/scsi_data` are these;
+    /// `UPDATE_SEEDS=1` rewrites them.
+    #[test]
+    fn committed_scsi_data_seeds_are_current() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/scsi_data");
+        for (name, seed) in super::scsi_data_seeds() {
+            let path = dir.join(&name);
+            if std::env::var_os("UPDATE_SEEDS").is_some() {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &seed).unwrap();
+            }
+            let committed = std::fs::read(&path)
+                .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_SEEDS=1 writes it)", path.display()));
+            assert_eq!(committed, seed, "{name} is stale: run with UPDATE_SEEDS=1");
         }
     }
 }
