@@ -119,12 +119,16 @@ pub(crate) fn main(args: &[String]) -> Result {
         for krate in LIBRARIES {
             check_no_runtime(krate, "--no-default-features")?;
         }
+        for krate in LEAN_LIBRARIES {
+            check_no_binary_dependencies(krate)?;
+        }
         let modules = check_sans_io_sources()?;
         Ok(format!(
             "no tokio/async-trait in {}; every library builds with --no-default-features \
-             and then has no runtime; {modules} sans-IO modules use no tokio, std::net, \
-             std::time, threads or async",
-            CORE_CRATES.join(", ")
+             and then has no runtime; {} pull in no binary-only crate with default features; \
+             {modules} sans-IO modules use no tokio, std::net, std::time, threads or async",
+            CORE_CRATES.join(", "),
+            LEAN_LIBRARIES.join(", ")
         ))
     });
 
@@ -190,6 +194,40 @@ const LIBRARIES: &[&str] = &[
     "iscsi-target",
     "iscsi-initiator",
 ];
+
+/// Libraries whose default features carry no binary-only dependency. Not
+/// iscsi-target: its binary is `cargo run -p iscsi-target`, and cargo has
+/// no per-binary dependencies, so clap and the allocator ride on its
+/// default `runtime` feature.
+const LEAN_LIBRARIES: &[&str] = &["iscsi-pdu", "iscsi-login", "iscsi-scsi", "iscsi-initiator"];
+
+/// Crates only a binary needs: argument parsing, the HTTP service, progress
+/// bars, the allocator, log output.
+const BINARY_ONLY: &[&str] = &[
+    "clap",
+    "axum",
+    "indicatif",
+    "mimalloc",
+    "tracing-subscriber",
+    "serde_json",
+];
+
+/// Fails when `krate` with its default features depends on a crate of
+/// [`BINARY_ONLY`].
+fn check_no_binary_dependencies(krate: &str) -> Result {
+    let tree = util::output(
+        util::cargo().args(["tree", "-e", "normal", "--prefix", "none", "-p", krate]),
+    )?;
+    for line in tree.lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        if BINARY_ONLY.contains(&name) {
+            return Err(format!(
+                "{krate} depends on {name} with its default features: binary-only crates belong in iscsi-cli"
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// Sources that must stay sans-IO besides every file of [`CORE_CRATES`]:
 /// the engines and connection machines of the runtime crates.

@@ -465,7 +465,7 @@ pub(crate) struct Binaries {
 }
 
 /// The build command of the binaries.
-const BUILD: &str = "cargo build --release -p iscsi-target -p iscsi-initiator --locked";
+const BUILD: &str = "cargo build --release -p iscsi-target -p iscsi-cli --locked";
 
 /// Builds `iscsi-target` and `iscsi` in release mode (unless `build` is false).
 pub(crate) fn build_binaries(build: bool) -> Result<(Binaries, String)> {

@@ -10,9 +10,9 @@
 //! - [`url`]: `iscsi://[user[%secret]@]host[:port]/target-iqn/lun` and portals.
 //! - `client` (feature `runtime`, on by default): tokio — [`client::login`],
 //!   [`client::discover`], [`client::Session`] with typed SCSI helpers, and
-//!   [`client::PduReader`]; `probe` builds the JSON report of `iscsi probe`.
-//! - `probe_server` (feature `probe-server`, on by default): the HTTP API
-//!   of `iscsi probe-server` (`POST /api/iscsi/discover`, `/api/iscsi/login`).
+//!   [`client::PduReader`].
+//!
+//! The `iscsi` tool and the HTTP probe service are the `iscsi-cli` crate.
 //!
 //! ```no_run
 //! # #[cfg(feature = "runtime")]
@@ -50,7 +50,3 @@ pub mod url;
 
 #[cfg(feature = "runtime")]
 pub mod client;
-#[cfg(feature = "runtime")]
-pub mod probe;
-#[cfg(feature = "probe-server")]
-pub mod probe_server;

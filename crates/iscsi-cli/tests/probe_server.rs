@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 
-use iscsi_initiator::probe_server::{ServerConfig, serve};
+use iscsi_cli::probe_server::{ServerConfig, serve};
 use iscsi_login::{ChapCredentials, Secret};
 use iscsi_target::config::{Config, DEFAULT_TARGET};
 use iscsi_target::server::Server;

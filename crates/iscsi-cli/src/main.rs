@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
+use iscsi_cli::probe::{ProbeOptions, probe};
 use iscsi_initiator::client::{self, Error, LoginOptions, Session, discover, login};
-use iscsi_initiator::probe::{ProbeOptions, probe};
 use iscsi_initiator::url::{IscsiUrl, Portal};
 use iscsi_login::{ChapAlgorithm, DigestPolicy, InitiatorAuth, OperationalConfig};
 use serde::Serialize;
@@ -780,7 +780,7 @@ async fn probe_server(
     allow: &[ipnet::IpNet],
     max_concurrent: usize,
 ) -> Result<u8, Fail> {
-    use iscsi_initiator::probe_server::{ServerConfig, loopback, serve};
+    use iscsi_cli::probe_server::{ServerConfig, loopback, serve};
     if max_concurrent == 0 {
         return Err(bad_args("--max-concurrent must be at least 1"));
     }

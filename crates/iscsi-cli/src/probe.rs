@@ -10,9 +10,9 @@ use std::time::Duration;
 use iscsi_login::InitiatorAuth;
 use serde::Serialize;
 
-use crate::client::{self, Error, LoginOptions, credentials, login, parse_send_targets};
-use crate::session::send_targets;
-use crate::url::Portal;
+use iscsi_initiator::client::{self, Error, LoginOptions, credentials, login, parse_send_targets};
+use iscsi_initiator::session::send_targets;
+use iscsi_initiator::url::Portal;
 
 /// What to probe.
 #[derive(Clone, Debug)]

@@ -32,9 +32,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use crate::client::DEFAULT_INITIATOR;
 use crate::probe::{ProbeOptions, ProbeReport, probe};
-use crate::url::Portal;
+use iscsi_initiator::client::DEFAULT_INITIATOR;
+use iscsi_initiator::url::Portal;
 
 /// Largest request body accepted, bytes.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -235,7 +235,7 @@ fn common(
         ));
     }
     let port = match port {
-        None => crate::url::DEFAULT_PORT,
+        None => iscsi_initiator::url::DEFAULT_PORT,
         Some(p) => u16::try_from(p).ok().filter(|p| *p >= 1).ok_or_else(|| {
             error(
                 StatusCode::BAD_REQUEST,
