@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::backend::BlockBackend;
-use crate::cdb::{self, Fields, op};
+use crate::cdb::{self, Fields, Handler, op};
 use crate::pr::Reservations;
 use crate::sense::{Asc, Sense, SenseFormat, SenseKey, Status};
 
@@ -558,52 +558,23 @@ impl LogicalUnit {
         if let Err(sense) = cdb::check_len(cdb) {
             return Response::check(sense, format);
         }
-        // Unit attentions are reported to every command but INQUIRY,
-        // REPORT LUNS and REQUEST SENSE (SAM-5 §5.14, SPC-4 §6.29).
-        if !matches!(opcode, op::INQUIRY | op::REPORT_LUNS | op::REQUEST_SENSE)
+        let spec = cdb::lookup(cdb);
+        // Unit attentions stop every command but INQUIRY, REPORT LUNS and
+        // REQUEST SENSE (SAM-5 §5.14, SPC-4 §6.29); unknown commands too.
+        if spec.is_none_or(|c| c.unit_attention)
             && let Some(ua) = self.take_attention(req.nexus.id)
         {
             return Response::check(ua, format);
         }
         if self.any_reservation.load(Ordering::Acquire) {
-            let access = crate::pr::classify(cdb);
+            let access = cdb::access(cdb);
             let r = lock(&self.reservations);
             if r.conflicts(req.nexus, access) {
                 return Response::status(Status::RESERVATION_CONFLICT);
             }
         }
-        let outcome = match opcode {
-            op::TEST_UNIT_READY => Ok(Bytes::new()),
-            op::INQUIRY => self.inquiry(req),
-            op::REQUEST_SENSE => return self.request_sense(req, format),
-            op::REPORT_LUNS => Err(illegal(Asc::INVALID_COMMAND_OPERATION_CODE)),
-            op::MODE_SENSE_6 | op::MODE_SENSE_10 => self.mode_sense(req),
-            op::MODE_SELECT_6 | op::MODE_SELECT_10 => self.mode_select(req),
-            op::MAINTENANCE_IN => self.maintenance_in(req),
-            op::PREVENT_ALLOW_MEDIUM_REMOVAL => self.prevent_allow(req),
-            op::START_STOP_UNIT => self.start_stop_unit(req),
-            op::RESERVE_6 | op::RESERVE_10 => self.reserve(req),
-            op::RELEASE_6 | op::RELEASE_10 => self.release(req),
-            op::PERSISTENT_RESERVE_IN => self.persistent_reserve_in(req),
-            op::PERSISTENT_RESERVE_OUT => self.persistent_reserve_out(req),
-            op::READ_CAPACITY_10 => self.read_capacity_10(req),
-            op::SERVICE_ACTION_IN_16 => self.service_action_in(req),
-            op::READ_6 | op::READ_10 | op::READ_12 | op::READ_16 => self.read(req),
-            op::WRITE_6 | op::WRITE_10 | op::WRITE_12 | op::WRITE_16 | op::WRITE_ATOMIC_16 => {
-                self.write(req)
-            }
-            op::WRITE_AND_VERIFY_10 | op::WRITE_AND_VERIFY_12 | op::WRITE_AND_VERIFY_16 => {
-                self.write_and_verify(req)
-            }
-            op::ORWRITE_16 => self.orwrite(req),
-            op::VERIFY_10 | op::VERIFY_12 | op::VERIFY_16 => self.verify(req),
-            op::SYNCHRONIZE_CACHE_10 | op::SYNCHRONIZE_CACHE_16 => self.synchronize_cache(req),
-            op::PRE_FETCH_10 | op::PRE_FETCH_16 => return self.pre_fetch(req, format),
-            op::WRITE_SAME_10 | op::WRITE_SAME_16 => self.write_same(req),
-            op::UNMAP => self.unmap(req),
-            op::COMPARE_AND_WRITE => self.compare_and_write(req),
-            op::READ_DEFECT_DATA_10 | op::READ_DEFECT_DATA_12 => self.read_defect_data(req),
-            _ => Err(Fail::Check(Sense {
+        let Some(handler) = cdb::handler(opcode) else {
+            let sense = Sense {
                 field: Some(crate::sense::FieldPointer {
                     in_cdb: true,
                     byte: 0,
@@ -613,7 +584,37 @@ impl LogicalUnit {
                     SenseKey::ILLEGAL_REQUEST,
                     Asc::INVALID_COMMAND_OPERATION_CODE,
                 )
-            })),
+            };
+            return Response::failed(Fail::Check(sense), format);
+        };
+        let outcome = match handler {
+            Handler::TestUnitReady => Ok(Bytes::new()),
+            Handler::Inquiry => self.inquiry(req),
+            Handler::RequestSense => return self.request_sense(req, format),
+            // REPORT LUNS is the target's: it knows every LUN.
+            Handler::ReportLuns => Err(illegal(Asc::INVALID_COMMAND_OPERATION_CODE)),
+            Handler::ModeSense => self.mode_sense(req),
+            Handler::ModeSelect => self.mode_select(req),
+            Handler::MaintenanceIn => self.maintenance_in(req),
+            Handler::PreventAllow => self.prevent_allow(req),
+            Handler::StartStopUnit => self.start_stop_unit(req),
+            Handler::Reserve => self.reserve(req),
+            Handler::Release => self.release(req),
+            Handler::PersistentReserveIn => self.persistent_reserve_in(req),
+            Handler::PersistentReserveOut => self.persistent_reserve_out(req),
+            Handler::ReadCapacity10 => self.read_capacity_10(req),
+            Handler::ServiceActionIn => self.service_action_in(req),
+            Handler::Read => self.read(req),
+            Handler::Write => self.write(req),
+            Handler::WriteAndVerify => self.write_and_verify(req),
+            Handler::OrWrite => self.orwrite(req),
+            Handler::Verify => self.verify(req),
+            Handler::SynchronizeCache => self.synchronize_cache(req),
+            Handler::PreFetch => return self.pre_fetch(req, format),
+            Handler::WriteSame => self.write_same(req),
+            Handler::Unmap => self.unmap(req),
+            Handler::CompareAndWrite => self.compare_and_write(req),
+            Handler::ReadDefectData => self.read_defect_data(req),
         };
         match outcome {
             Ok(data) => Response::good(data),
@@ -893,27 +894,6 @@ impl LogicalUnit {
         }
     }
 
-    /// LBA, transfer length (blocks), and the protect field of a READ/WRITE
-    /// style CDB (SBC-3 §5).
-    fn rw_fields(cdb: &[u8]) -> (u64, u32, u8) {
-        let f = Fields(cdb);
-        match f.u8(0) >> 5 {
-            0 => {
-                let lba = u64::from(f.u24(1) & 0x1f_ffff);
-                let len = u32::from(f.u8(4));
-                let len = if len == 0 && matches!(f.u8(0), op::READ_6 | op::WRITE_6) {
-                    256
-                } else {
-                    len
-                };
-                (lba, len, 0)
-            }
-            1 | 2 => (u64::from(f.u32(2)), u32::from(f.u16(7)), f.u8(1) >> 5),
-            5 => (u64::from(f.u32(2)), f.u32(6), f.u8(1) >> 5),
-            _ => (f.u64(2), f.u32(10), f.u8(1) >> 5),
-        }
-    }
-
     /// Checks the range and the protection field (we have no protection
     /// information: any non-zero RDPROTECT/WRPROTECT/VRPROTECT is invalid,
     /// SBC-3 §5.2).
@@ -938,33 +918,7 @@ impl LogicalUnit {
     /// residual is counted against. Zero for commands without Data-Out.
     #[must_use]
     pub fn expected_data_out(&self, cdb: &[u8]) -> usize {
-        let f = Fields(cdb);
-        let bs = u64::from(self.block_size);
-        let blocks = |n: u64| usize::try_from(n.saturating_mul(bs)).unwrap_or(usize::MAX);
-        match f.u8(0) {
-            op::WRITE_6
-            | op::WRITE_10
-            | op::WRITE_12
-            | op::WRITE_16
-            | op::ORWRITE_16
-            | op::WRITE_AND_VERIFY_10
-            | op::WRITE_AND_VERIFY_12
-            | op::WRITE_AND_VERIFY_16 => blocks(u64::from(Self::rw_fields(cdb).1)),
-            op::WRITE_ATOMIC_16 => blocks(u64::from(f.u16(12))),
-            op::VERIFY_10 | op::VERIFY_12 | op::VERIFY_16 => match (f.u8(1) >> 1) & 0x03 {
-                1 => blocks(u64::from(Self::rw_fields(cdb).1)),
-                3 => blocks(1),
-                _ => 0,
-            },
-            op::WRITE_SAME_10 => blocks(1),
-            op::WRITE_SAME_16 if f.bit(1, 0x01) => 0,
-            op::WRITE_SAME_16 => blocks(1),
-            op::COMPARE_AND_WRITE => blocks(2 * u64::from(f.u8(13))),
-            op::UNMAP | op::MODE_SELECT_10 => usize::from(f.u16(7)),
-            op::MODE_SELECT_6 => usize::from(f.u8(4)),
-            op::PERSISTENT_RESERVE_OUT => usize::try_from(f.u32(5)).unwrap_or(usize::MAX),
-            _ => 0,
-        }
+        cdb::data_out_len(cdb, self.block_size)
     }
 
     fn bytes_of(&self, blocks: u64) -> Result<usize, Fail> {
@@ -982,7 +936,7 @@ impl LogicalUnit {
     }
 
     fn read(&self, req: &Request<'_>) -> Outcome {
-        let (lba, blocks, protect) = Self::rw_fields(req.cdb);
+        let (lba, blocks, protect) = cdb::rw_fields(req.cdb);
         self.check_range(lba, u64::from(blocks), protect)?;
         if u64::from(blocks) * u64::from(self.block_size) > MAX_TRANSFER_BYTES as u64 {
             return Err(field(7, None));
@@ -1057,7 +1011,7 @@ impl LogicalUnit {
     }
 
     fn write(&self, req: &Request<'_>) -> Outcome {
-        let (lba, blocks, protect) = Self::rw_fields(req.cdb);
+        let (lba, blocks, protect) = cdb::rw_fields(req.cdb);
         let f = Fields(req.cdb);
         let atomic = f.u8(0) == op::WRITE_ATOMIC_16;
         let blocks = if atomic { u32::from(f.u16(12)) } else { blocks };
@@ -1087,7 +1041,7 @@ impl LogicalUnit {
     }
 
     fn write_and_verify(&self, req: &Request<'_>) -> Outcome {
-        let (lba, blocks, protect) = Self::rw_fields(req.cdb);
+        let (lba, blocks, protect) = cdb::rw_fields(req.cdb);
         let f = Fields(req.cdb);
         if f.u8(1) & 0x04 != 0 && f.u8(1) & 0x02 != 0 {
             return Err(field(1, Some(2)));
@@ -1108,7 +1062,7 @@ impl LogicalUnit {
     }
 
     fn orwrite(&self, req: &Request<'_>) -> Outcome {
-        let (lba, blocks, protect) = Self::rw_fields(req.cdb);
+        let (lba, blocks, protect) = cdb::rw_fields(req.cdb);
         self.check_range(lba, u64::from(blocks), protect)?;
         self.check_writable()?;
         let len = self.bytes_of(u64::from(blocks))?;
@@ -1136,7 +1090,7 @@ impl LogicalUnit {
     }
 
     fn verify(&self, req: &Request<'_>) -> Outcome {
-        let (lba, blocks, protect) = Self::rw_fields(req.cdb);
+        let (lba, blocks, protect) = cdb::rw_fields(req.cdb);
         let f = Fields(req.cdb);
         let bytchk = (f.u8(1) >> 1) & 0x03;
         if bytchk == 2 {
@@ -1172,7 +1126,7 @@ impl LogicalUnit {
     }
 
     fn synchronize_cache(&self, req: &Request<'_>) -> Outcome {
-        let (lba, blocks, _) = Self::rw_fields(req.cdb);
+        let (lba, blocks, _) = cdb::rw_fields(req.cdb);
         self.check_range(lba, u64::from(blocks), 0)?;
         self.backend
             .flush()
@@ -1181,7 +1135,7 @@ impl LogicalUnit {
     }
 
     fn pre_fetch(&self, req: &Request<'_>, format: SenseFormat) -> Response {
-        let (lba, blocks, _) = Self::rw_fields(req.cdb);
+        let (lba, blocks, _) = cdb::rw_fields(req.cdb);
         match self.check_range(lba, u64::from(blocks), 0) {
             // Nothing to do (RAM, or the OS page cache does read-ahead).
             // GOOD rather than CONDITION MET: initiators (libiscsi's
@@ -1194,7 +1148,7 @@ impl LogicalUnit {
     fn write_same(&self, req: &Request<'_>) -> Outcome {
         let f = Fields(req.cdb);
         let sixteen = f.u8(0) == op::WRITE_SAME_16;
-        let (lba, blocks, protect) = Self::rw_fields(req.cdb);
+        let (lba, blocks, protect) = cdb::rw_fields(req.cdb);
         let blocks = u64::from(blocks);
         let unmap = f.bit(1, 0x08);
         let anchor = f.bit(1, 0x10);

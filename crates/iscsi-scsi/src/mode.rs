@@ -1,9 +1,9 @@
-//! Mode pages (SPC-4 §7.5, SBC-3 §6.5) and REPORT SUPPORTED OPERATION
+//! Mode pages (SPC-4 §7.5, SBC-3 §6.5) and REPORT COMMANDS OPERATION
 //! CODES (SPC-4 §6.35).
 
 use bytes::Bytes;
 
-use crate::cdb::{Fields, SUPPORTED, Supported};
+use crate::cdb::{COMMANDS, CommandSpec, Fields};
 use crate::lu::Fail;
 use crate::sense::{Asc, Sense, SenseKey};
 
@@ -198,7 +198,7 @@ fn timeouts() -> [u8; 12] {
     [0, 0x0a, 0, 0, 0, 0, 0, 30, 0, 0, 0, 30]
 }
 
-/// REPORT SUPPORTED OPERATION CODES.
+/// REPORT COMMANDS OPERATION CODES.
 pub(crate) fn report_supported_opcodes(cdb: &[u8]) -> Result<Bytes, Fail> {
     let f = Fields(cdb);
     let rctd = f.bit(2, 0x80);
@@ -212,11 +212,11 @@ pub(crate) fn report_supported_opcodes(cdb: &[u8]) -> Result<Bytes, Fail> {
         0 => {
             let per = if rctd { 20 } else { 8 };
             out.extend_from_slice(
-                &u32::try_from(SUPPORTED.len() * per)
+                &u32::try_from(COMMANDS.len() * per)
                     .unwrap_or(0)
                     .to_be_bytes(),
             );
-            for s in SUPPORTED {
+            for s in COMMANDS {
                 out.push(s.opcode);
                 out.push(0);
                 out.extend_from_slice(&s.service_action.unwrap_or(0).to_be_bytes());
@@ -229,16 +229,16 @@ pub(crate) fn report_supported_opcodes(cdb: &[u8]) -> Result<Bytes, Fail> {
             }
         }
         1..=3 => {
-            let has_sa = SUPPORTED
+            let has_sa = COMMANDS
                 .iter()
                 .any(|s| s.opcode == opcode && s.service_action.is_some());
-            let found: Option<&Supported> = match options {
+            let found: Option<&CommandSpec> = match options {
                 1 if has_sa => return Err(invalid(2)),
-                1 => SUPPORTED.iter().find(|s| s.opcode == opcode),
-                2 if !has_sa && SUPPORTED.iter().any(|s| s.opcode == opcode) => {
+                1 => COMMANDS.iter().find(|s| s.opcode == opcode),
+                2 if !has_sa && COMMANDS.iter().any(|s| s.opcode == opcode) => {
                     return Err(invalid(2));
                 }
-                _ => SUPPORTED.iter().find(|s| {
+                _ => COMMANDS.iter().find(|s| {
                     s.opcode == opcode
                         && (s.service_action.is_none() || s.service_action == Some(sa))
                 }),

@@ -6,58 +6,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::cdb::{Fields, op};
+use crate::cdb::{Access, Fields};
 use crate::lu::{Fail, Nexus};
 use crate::sense::{Asc, Sense, SenseKey};
-
-/// How a command is treated under a reservation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Access {
-    /// Allowed under every reservation (INQUIRY, REPORT LUNS, PR IN/OUT...).
-    Always,
-    /// Reads the medium or state.
-    Read,
-    /// Changes the medium or state.
-    Write,
-    /// SPC-2 RESERVE.
-    Spc2,
-}
-
-/// The reservation class of a CDB (SPC-4 tables 53-54, SBC-3 table 13).
-pub(crate) fn classify(cdb: &[u8]) -> Access {
-    let f = Fields(cdb);
-    match f.u8(0) {
-        op::INQUIRY
-        | op::REPORT_LUNS
-        | op::REQUEST_SENSE
-        | op::PERSISTENT_RESERVE_IN
-        | op::PERSISTENT_RESERVE_OUT
-        | op::MAINTENANCE_IN
-        | op::TEST_UNIT_READY
-        | op::READ_CAPACITY_10
-        | op::RELEASE_6
-        | op::RELEASE_10 => Access::Always,
-        op::SERVICE_ACTION_IN_16 if u16::from(f.u8(1) & 0x1f) == op::SAI_READ_CAPACITY_16 => {
-            Access::Always
-        }
-        op::RESERVE_6 | op::RESERVE_10 => Access::Spc2,
-        op::READ_6
-        | op::READ_10
-        | op::READ_12
-        | op::READ_16
-        | op::VERIFY_10
-        | op::VERIFY_12
-        | op::VERIFY_16
-        | op::PRE_FETCH_10
-        | op::PRE_FETCH_16
-        | op::MODE_SENSE_6
-        | op::MODE_SENSE_10
-        | op::READ_DEFECT_DATA_10
-        | op::READ_DEFECT_DATA_12
-        | op::SERVICE_ACTION_IN_16 => Access::Read,
-        _ => Access::Write,
-    }
-}
 
 /// PR types (SPC-4 table 212).
 const WRITE_EXCLUSIVE: u8 = 1;
