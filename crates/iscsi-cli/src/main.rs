@@ -247,7 +247,7 @@ impl From<Error> for Fail {
         let code = match &e {
             Error::Unreachable { .. } => 3,
             Error::NotIscsi(_) => 4,
-            Error::LoginRefused { .. } | Error::Login(_) => 5,
+            Error::LoginRefused { .. } | Error::Redirected { .. } | Error::Login(_) => 5,
             Error::Timeout(_) => 6,
             Error::Scsi { .. } | Error::Task(_) | Error::BadData(_) | Error::Rejected(_) => 7,
             _ => 1,

@@ -144,7 +144,7 @@ pub fn error_kind(e: &Error) -> &'static str {
     match e {
         Error::Unreachable { .. } => "unreachable",
         Error::NotIscsi(_) => "not-iscsi",
-        Error::LoginRefused { .. } => "login-refused",
+        Error::LoginRefused { .. } | Error::Redirected { .. } => "login-refused",
         Error::Login(_) => "login-error",
         Error::Rejected(_) => "rejected",
         Error::Timeout(_) => "timeout",
@@ -180,7 +180,10 @@ fn fail(report: &mut ProbeReport, e: &Error) {
     report.error = Some(e.to_string());
     report.error_kind = Some(error_kind(e).to_owned());
     match e {
-        Error::LoginRefused { status, .. } => {
+        Error::LoginRefused { .. } | Error::Redirected { .. } => {
+            let Some(status) = e.login_status() else {
+                return;
+            };
             report.is_iscsi = true;
             report.login_status = Some(status.to_string());
             report.login_status_class = Some(status.class_code());

@@ -49,8 +49,17 @@ pub enum Error {
     LoginRefused {
         /// The Login Response status.
         status: LoginStatus,
-        /// More, e.g. a TargetAddress for a redirection.
+        /// More about why, when the target or the status says.
         reason: String,
+    },
+    /// The target is served elsewhere (0x0101 / 0x0102, RFC 7143
+    /// §11.13.5): log in at `address`.
+    #[error("login refused: target moved {}: log in at {address}", if *permanent { "permanently" } else { "temporarily" })]
+    Redirected {
+        /// The TargetAddress, `host:port,tpgt`.
+        address: String,
+        /// True for 0x0102 (moved permanently).
+        permanent: bool,
     },
     /// The login failed on our side (negotiation, authentication, protocol).
     #[error("login failed: {0}")]
@@ -89,6 +98,9 @@ impl Error {
     fn from_login_failure(failure: LoginFailure, timeout: Duration) -> Self {
         match failure {
             LoginFailure::Refused { status, reason } => Self::LoginRefused { status, reason },
+            LoginFailure::Redirected { address, permanent } => {
+                Self::Redirected { address, permanent }
+            }
             LoginFailure::Login(e) => Self::Login(e),
             LoginFailure::Rejected(reason) => Self::Rejected(reason),
             LoginFailure::NotIscsi(why) => Self::NotIscsi(why),
@@ -101,6 +113,10 @@ impl Error {
     pub fn login_status(&self) -> Option<LoginStatus> {
         match self {
             Self::LoginRefused { status, .. } => Some(*status),
+            Self::Redirected {
+                permanent: true, ..
+            } => Some(LoginStatus::TARGET_MOVED_PERMANENTLY),
+            Self::Redirected { .. } => Some(LoginStatus::TARGET_MOVED_TEMPORARILY),
             Self::Login(e) => iscsi_login::refused_status(e),
             _ => None,
         }

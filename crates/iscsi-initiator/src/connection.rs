@@ -39,14 +39,22 @@ pub type SessionEvent = session::Event;
 #[non_exhaustive]
 pub enum LoginFailure {
     /// The target answered with a failure status (RFC 7143 §11.13.5);
-    /// `reason` says what the status means and, for a redirection
-    /// (0x0101 / 0x0102), holds the TargetAddress.
+    /// `reason` says what the status means.
     #[error("login refused: {status}: {reason}")]
     Refused {
         /// The Status-Class and Status-Detail.
         status: LoginStatus,
         /// What it means here.
         reason: String,
+    },
+    /// The target is served elsewhere (0x0101 temporarily, 0x0102
+    /// permanently): log in at `address` (`host:port,tpgt`).
+    #[error("target moved {}: log in at {address}", if *permanent { "permanently" } else { "temporarily" })]
+    Redirected {
+        /// The TargetAddress the target gave.
+        address: String,
+        /// True for 0x0102.
+        permanent: bool,
     },
     /// The exchange broke the rules (RFC 7143 §6, §11.12, §11.13).
     #[error(transparent)]
@@ -197,6 +205,9 @@ impl Connection {
                 LoginError::Refused { status, reason, .. } => {
                     LoginFailure::Refused { status, reason }
                 }
+                LoginError::Redirected {
+                    address, permanent, ..
+                } => LoginFailure::Redirected { address, permanent },
                 other => LoginFailure::Login(other),
             });
         }

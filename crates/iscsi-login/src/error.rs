@@ -129,6 +129,17 @@ pub enum LoginError {
         /// More about why, when known.
         reason: String,
     },
+    /// The target is served elsewhere: status 0x0101 (moved temporarily)
+    /// or 0x0102 (moved permanently) with `TargetAddress=address` (RFC 7143
+    /// §11.13.5, §13.8). An initiator may log in there instead.
+    #[error("target moved {}: log in at {address}", if *permanent { "permanently" } else { "temporarily" })]
+    #[non_exhaustive]
+    Redirected {
+        /// The TargetAddress value, `host:port,tpgt` (IPv6 hosts in brackets).
+        address: String,
+        /// True for 0x0102: use the new address from now on.
+        permanent: bool,
+    },
     /// The caller used the API out of order.
     #[error("API misuse: {0}")]
     ApiMisuse(&'static str),
@@ -151,6 +162,14 @@ impl LoginError {
         }
     }
 
+    /// A redirection to `address` (0x0102 when `permanent`, else 0x0101).
+    pub fn redirected(address: impl Into<String>, permanent: bool) -> Self {
+        Self::Redirected {
+            address: address.into(),
+            permanent,
+        }
+    }
+
     /// A negotiation failure of `key`.
     pub fn negotiation(key: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::Negotiation {
@@ -164,6 +183,10 @@ impl LoginError {
     pub const fn status(&self) -> LoginStatus {
         match self {
             Self::Refused { status, .. } => *status,
+            Self::Redirected {
+                permanent: true, ..
+            } => LoginStatus::TARGET_MOVED_PERMANENTLY,
+            Self::Redirected { .. } => LoginStatus::TARGET_MOVED_TEMPORARILY,
             Self::Auth(_) => LoginStatus::AUTHENTICATION_FAILURE,
             Self::Violation(
                 Violation::NotALoginPdu

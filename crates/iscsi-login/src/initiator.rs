@@ -380,11 +380,19 @@ impl InitiatorLogin {
             for (k, v) in pairs.iter() {
                 self.received.push(k, v);
             }
-            let reason = pairs
-                .get("TargetAddress")
-                .map(|a| format!("TargetAddress={a}"))
-                .unwrap_or_default();
-            return Err(LoginError::refused(h.status, reason));
+            let moved = matches!(
+                h.status,
+                LoginStatus::TARGET_MOVED_TEMPORARILY | LoginStatus::TARGET_MOVED_PERMANENTLY
+            );
+            return Err(match pairs.get("TargetAddress") {
+                Some(address) if moved => LoginError::redirected(
+                    address,
+                    h.status == LoginStatus::TARGET_MOVED_PERMANENTLY,
+                ),
+                Some(address) => LoginError::refused(h.status, format!("TargetAddress={address}")),
+                None if moved => LoginError::refused(h.status, "no TargetAddress given"),
+                None => LoginError::refused(h.status, ""),
+            });
         }
         if h.version_active != ISCSI_VERSION {
             return Err(Violation::Version.into());
@@ -655,7 +663,7 @@ impl InitiatorLogin {
 #[must_use]
 pub fn refused_status(error: &LoginError) -> Option<LoginStatus> {
     match error {
-        LoginError::Refused { status, .. } => Some(*status),
+        LoginError::Refused { .. } | LoginError::Redirected { .. } => Some(error.status()),
         _ => None,
     }
 }

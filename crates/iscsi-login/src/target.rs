@@ -371,14 +371,9 @@ impl TargetLogin {
     fn fail(&mut self, h: &LoginRequest, error: LoginError) -> LoginError {
         let status = error.status();
         let mut data = Bytes::new();
-        if let LoginError::Refused { reason, .. } = &error
-            && matches!(
-                status,
-                LoginStatus::TARGET_MOVED_TEMPORARILY | LoginStatus::TARGET_MOVED_PERMANENTLY
-            )
-        {
+        if let LoginError::Redirected { address, .. } = &error {
             let mut buf = bytes::BytesMut::new();
-            iscsi_pdu::text::encode_text([("TargetAddress", reason.as_str())], &mut buf);
+            iscsi_pdu::text::encode_text([("TargetAddress", address.as_str())], &mut buf);
             data = buf.freeze();
         }
         let resp = LoginResponse {
@@ -580,12 +575,7 @@ impl TargetLogin {
                         return Err(LoginError::refused(LoginStatus::TARGET_REMOVED, target));
                     }
                     TargetLookup::Redirect { address, permanent } => {
-                        let status = if permanent {
-                            LoginStatus::TARGET_MOVED_PERMANENTLY
-                        } else {
-                            LoginStatus::TARGET_MOVED_TEMPORARILY
-                        };
-                        return Err(LoginError::refused(status, address));
+                        return Err(LoginError::redirected(address, permanent));
                     }
                 }
                 if !policy.authorize(target, initiator) {

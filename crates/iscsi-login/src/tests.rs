@@ -779,6 +779,17 @@ fn status_0101_and_0102_redirect_with_target_address() {
             pair.initiator.received_text().get("TargetAddress"),
             Some("127.0.0.2:3260,1")
         );
+        // Both sides name the address as data, not as free text.
+        for error in [&pair.target_error, &pair.initiator_error] {
+            assert!(
+                matches!(
+                    error,
+                    Some(LoginError::Redirected { address, permanent: p })
+                        if address == "127.0.0.2:3260,1" && *p == permanent
+                ),
+                "{error:?}"
+            );
+        }
     }
 }
 
