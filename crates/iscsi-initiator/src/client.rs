@@ -63,7 +63,7 @@ pub enum Error {
     },
     /// The login failed on our side (negotiation, authentication, protocol).
     #[error("login failed: {0}")]
-    Login(LoginError),
+    Login(#[source] LoginError),
     /// The target rejected a PDU.
     #[error("target rejected PDU: {0}")]
     Rejected(iscsi_pdu::RejectReason),

@@ -17,13 +17,13 @@
 //!
 //! ```no_run
 //! # #[cfg(feature = "runtime")]
-//! # async fn run() -> std::io::Result<()> {
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use iscsi_target::{config::Config, server::Server};
 //!
 //! let server = Server::start(Config::embedded_default()).await?;
 //! println!("serving on {:?}", server.addresses());
 //! tokio::signal::ctrl_c().await?;
-//! server.shutdown().await
+//! Ok(server.shutdown().await?)
 //! # }
 //! ```
 

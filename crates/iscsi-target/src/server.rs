@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use iscsi_login::{
-    AuthConfig, ChapCredentials, OperationalConfig, OsChallengeSource, SessionParams,
+    AuthConfig, ChapCredentials, OperationalConfig, OsChallengeSource, SecretError, SessionParams,
     TargetLoginConfig, TargetLookup, TargetPolicy,
 };
 use iscsi_pdu::{EncodedPdus, Isid, Itt, LoginStatus, Lun, TmfFunction, TmfResponseCode, Tsih};
 use iscsi_scsi::{
-    BlockBackend, FileBackend, LogicalUnit, LuConfig, MemoryBackend, Nexus, Request, ResetKind,
-    Response, lun_not_supported, report_luns,
+    BackendError, BlockBackend, FileBackend, LogicalUnit, LuConfig, MemoryBackend, Nexus, Request,
+    ResetKind, Response, lun_not_supported, report_luns,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -227,6 +227,39 @@ impl Inner {
     }
 }
 
+/// Why [`Server::start`] failed; the underlying error is its `source()`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A LUN's backend could not be opened or created.
+    #[error("target {target} LUN {lun}: {source}")]
+    Backend {
+        /// The target's name.
+        target: String,
+        /// The LUN.
+        lun: u16,
+        /// What the backend said.
+        source: BackendError,
+    },
+    /// CHAP credentials that cannot be used together (RFC 7143 §12.1.3:
+    /// the mutual secret must differ from the initiator's).
+    #[error("{what}: {source}")]
+    Credentials {
+        /// `target NAME` or `discovery`.
+        what: String,
+        /// What is wrong with them.
+        source: SecretError,
+    },
+    /// A portal could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The portal's address.
+        address: SocketAddr,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
 /// A running target server.
 #[derive(Debug)]
 pub struct Server {
@@ -238,8 +271,8 @@ pub struct Server {
 /// Builds the logical units of the configuration.
 ///
 /// # Errors
-/// The backend that could not be opened, named.
-fn build_targets(config: &Config) -> io::Result<HashMap<String, Arc<TargetState>>> {
+/// [`StartError::Backend`] naming the LUN, [`StartError::Credentials`].
+fn build_targets(config: &Config) -> Result<HashMap<String, Arc<TargetState>>, StartError> {
     let mut targets = HashMap::new();
     for t in &config.targets {
         let mut luns = BTreeMap::new();
@@ -266,15 +299,21 @@ fn build_targets(config: &Config) -> io::Result<HashMap<String, Arc<TargetState>
                         l.size.unwrap_or(crate::config::DEFAULT_SIZE),
                         l.block_size,
                     )
-                    .map_err(|e| {
-                        io::Error::other(format!("target {} LUN {}: {e}", t.name, l.id))
+                    .map_err(|source| StartError::Backend {
+                        target: t.name.clone(),
+                        lun: l.id,
+                        source,
                     })?;
                     let disk = if l.read_only { disk.read_only() } else { disk };
                     (Arc::new(disk), true)
                 }
                 Backing::File(path) => {
                     let disk = FileBackend::open(path, l.size, l.block_size, l.read_only).map_err(
-                        |e| io::Error::other(format!("target {} LUN {}: {e}", t.name, l.id)),
+                        |source| StartError::Backend {
+                            target: t.name.clone(),
+                            lun: l.id,
+                            source,
+                        },
                     )?;
                     (Arc::new(disk), false)
                 }
@@ -323,12 +362,15 @@ fn auth_config(
     chap: Option<&ChapCredentials>,
     mutual: Option<&ChapCredentials>,
     what: &str,
-) -> io::Result<AuthConfig> {
+) -> Result<AuthConfig, StartError> {
     let auth = chap.map_or_else(AuthConfig::none, |c| AuthConfig::chap(c.clone()));
     match mutual {
         Some(m) => auth
             .with_mutual(m.clone())
-            .map_err(|e| io::Error::other(format!("{what}: {e}"))),
+            .map_err(|source| StartError::Credentials {
+                what: what.to_owned(),
+                source,
+            }),
         None => Ok(auth),
     }
 }
@@ -351,8 +393,9 @@ impl Server {
     /// port; [`Server::addresses`] tells which).
     ///
     /// # Errors
-    /// A backend that cannot be opened or an address that cannot be bound.
-    pub async fn start(config: Config) -> io::Result<Self> {
+    /// [`StartError`]: a backend that cannot be opened, CHAP credentials
+    /// that cannot be used together, an address that cannot be bound.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
         let targets = build_targets(&config)?;
         let discovery_auth = auth_config(
             config.discovery_chap.as_ref(),
@@ -362,13 +405,12 @@ impl Server {
         let (shutdown, _) = watch::channel(false);
         let mut listeners = Vec::new();
         for portal in &config.portals {
-            let listener = TcpListener::bind(portal.address).await.map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("cannot listen on {}: {e}", portal.address),
-                )
-            })?;
-            let bound = listener.local_addr()?;
+            let listen = |source| StartError::Listen {
+                address: portal.address,
+                source,
+            };
+            let listener = TcpListener::bind(portal.address).await.map_err(listen)?;
+            let bound = listener.local_addr().map_err(listen)?;
             listeners.push((
                 listener,
                 Portal {
