@@ -1,0 +1,244 @@
+//! The SPC-4 commands of a logical unit: REQUEST SENSE, INQUIRY, MODE
+//! SENSE/SELECT, REPORT SUPPORTED OPERATION CODES, PREVENT ALLOW, START
+//! STOP UNIT, RESERVE/RELEASE and PERSISTENT RESERVE IN/OUT.
+
+use super::*;
+
+impl LogicalUnit {
+    pub(super) fn request_sense(&self, req: &Request<'_>, format: SenseFormat) -> Response {
+        let f = Fields(req.cdb);
+        let desc = f.bit(1, 0x01);
+        let alloc = usize::from(f.u8(4));
+        let sense = self
+            .take_attention(req.nexus.id)
+            .unwrap_or_else(|| Sense::new(SenseKey::NO_SENSE, Asc::NO_ADDITIONAL_SENSE));
+        let wanted = if desc {
+            SenseFormat::Descriptor
+        } else {
+            SenseFormat::Fixed
+        };
+        let _ = format;
+        Response::good(truncate(sense.encode(wanted), alloc))
+    }
+
+    pub(super) fn inquiry(&self, req: &Request<'_>) -> Outcome {
+        let f = Fields(req.cdb);
+        let evpd = f.bit(1, 0x01);
+        if f.u8(1) & 0xfe != 0 {
+            return Err(field(1, Some(1)));
+        }
+        let page = f.u8(2);
+        let alloc = usize::from(f.u16(3));
+        if !evpd {
+            if page != 0 {
+                return Err(field(2, None));
+            }
+            return Ok(truncate(self.standard_inquiry(), alloc));
+        }
+        let data = crate::vpd::page(self, req.nexus, page).ok_or_else(|| field(2, None))?;
+        Ok(truncate(data, alloc))
+    }
+
+    pub(super) fn standard_inquiry(&self) -> Vec<u8> {
+        let mut d = [0u8; 96];
+        d[0] = 0x00; // connected, direct access block device
+        d[1] = 0x00; // not removable
+        d[2] = 0x06; // SPC-4
+        d[3] = 0x12; // HISUP, response data format 2
+        d[4] = 96 - 5;
+        d[5] = 0x00;
+        d[6] = 0x00;
+        d[7] = 0x02; // CMDQUE
+        d[8..16].copy_from_slice(&ascii(&self.config.vendor, 8));
+        d[16..32].copy_from_slice(&ascii(&self.config.product, 16));
+        d[32..36].copy_from_slice(&ascii(&self.config.revision, 4));
+        // Version descriptors (SPC-4 table 26): SAM-5, iSCSI (RFC 7143),
+        // SPC-4, SBC-3.
+        for (slot, v) in d
+            .get_mut(58..66)
+            .into_iter()
+            .flat_map(|s| s.chunks_exact_mut(2))
+            .zip([0x00a0u16, 0x0960, 0x0460, 0x04c0])
+        {
+            slot.copy_from_slice(&v.to_be_bytes());
+        }
+        d.to_vec()
+    }
+
+    pub(super) fn mode_sense(&self, req: &Request<'_>) -> Outcome {
+        let f = Fields(req.cdb);
+        let ten = f.u8(0) == op::MODE_SENSE_10;
+        let dbd = f.bit(1, 0x08);
+        let llbaa = ten && f.bit(1, 0x10);
+        let pc = f.u8(2) >> 6;
+        let page = f.u8(2) & 0x3f;
+        let subpage = f.u8(3);
+        let alloc = if ten {
+            usize::from(f.u16(7))
+        } else {
+            usize::from(f.u8(4))
+        };
+        if pc == 3 {
+            return Err(illegal(Asc::new(0x39, 0x00)));
+        }
+        let mode = *lock(&self.mode);
+        let pages = crate::mode::pages(page, subpage, pc, &mode_view(mode))
+            .ok_or_else(|| field(2, Some(5)))?;
+        let mut block_descriptor = Vec::new();
+        if !dbd {
+            if llbaa {
+                block_descriptor.extend_from_slice(&self.blocks.to_be_bytes());
+                block_descriptor.extend_from_slice(&[0, 0, 0, 0]);
+                block_descriptor.extend_from_slice(&self.block_size.to_be_bytes());
+            } else {
+                let n = u32::try_from(self.blocks).unwrap_or(u32::MAX);
+                block_descriptor.extend_from_slice(&n.to_be_bytes());
+                block_descriptor.push(0);
+                let bs = self.block_size.to_be_bytes();
+                block_descriptor.extend_from_slice(&bs[1..4]);
+            }
+        }
+        let device_specific = if self.read_only() || mode.swp {
+            0x80
+        } else {
+            0
+        } | 0x10;
+        let mut out = Vec::new();
+        if ten {
+            let len = 8 + block_descriptor.len() + pages.len() - 2;
+            out.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes());
+            out.push(0);
+            out.push(device_specific);
+            out.push(u8::from(llbaa));
+            out.push(0);
+            out.extend_from_slice(
+                &u16::try_from(block_descriptor.len())
+                    .unwrap_or(0)
+                    .to_be_bytes(),
+            );
+        } else {
+            let len = 4 + block_descriptor.len() + pages.len() - 1;
+            out.push(u8::try_from(len).unwrap_or(u8::MAX));
+            out.push(0);
+            out.push(device_specific);
+            out.push(u8::try_from(block_descriptor.len()).unwrap_or(0));
+        }
+        out.extend_from_slice(&block_descriptor);
+        out.extend_from_slice(&pages);
+        Ok(truncate(out, alloc))
+    }
+
+    pub(super) fn mode_select(&self, req: &Request<'_>) -> Outcome {
+        let f = Fields(req.cdb);
+        let ten = f.u8(0) == op::MODE_SELECT_10;
+        let len = if ten {
+            usize::from(f.u16(7))
+        } else {
+            usize::from(f.u8(4))
+        };
+        if f.bit(1, 0x01) {
+            // SP: saving pages is not supported.
+            return Err(field(1, Some(0)));
+        }
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        let data = req.data_out_bytes();
+        if data.len() < len {
+            return Err(illegal(Asc::PARAMETER_LIST_LENGTH_ERROR));
+        }
+        let data = data.slice(..len);
+        let mut mode = *lock(&self.mode);
+        let old = mode;
+        crate::mode::select(&data, ten, &mut mode_view_mut(&mut mode))?;
+        *lock(&self.mode) = mode;
+        if mode.wce != old.wce || mode.d_sense != old.d_sense || mode.swp != old.swp {
+            self.queue_attention_all(
+                Some(req.nexus.id),
+                Sense::new(SenseKey::UNIT_ATTENTION, Asc::MODE_PARAMETERS_CHANGED),
+            );
+        }
+        Ok(Bytes::new())
+    }
+
+    pub(super) fn maintenance_in(&self, req: &Request<'_>) -> Outcome {
+        let f = Fields(req.cdb);
+        if u16::from(f.u8(1) & 0x1f) != op::MI_REPORT_SUPPORTED_OPERATION_CODES {
+            return Err(field(1, Some(4)));
+        }
+        crate::mode::report_supported_opcodes(req.cdb)
+    }
+
+    pub(super) fn prevent_allow(&self, req: &Request<'_>) -> Outcome {
+        let f = Fields(req.cdb);
+        let prevent = f.u8(4) & 0x03;
+        let mut p = lock(&self.prevent);
+        p.retain(|n| *n != req.nexus.id);
+        if prevent & 0x01 != 0 {
+            p.push(req.nexus.id);
+        }
+        Ok(Bytes::new())
+    }
+
+    pub(super) fn start_stop_unit(&self, req: &Request<'_>) -> Outcome {
+        let f = Fields(req.cdb);
+        let power_condition = f.u8(4) >> 4;
+        let loej = f.bit(4, 0x02);
+        let start = f.bit(4, 0x01);
+        if !matches!(power_condition, 0 | 1 | 2 | 3 | 5 | 7 | 0xa | 0xb) {
+            return Err(field(4, Some(7)));
+        }
+        if power_condition == 0 && loej && !start && !lock(&self.prevent).is_empty() {
+            return Err(illegal(Asc::MEDIUM_REMOVAL_PREVENTED));
+        }
+        Ok(Bytes::new())
+    }
+
+    pub(super) fn reserve(&self, req: &Request<'_>) -> Outcome {
+        let f = Fields(req.cdb);
+        if f.u8(0) == op::RESERVE_6 && (f.bit(1, 0x01) || f.u16(3) != 0) {
+            return Err(field(1, Some(0)));
+        }
+        if f.u8(0) == op::RESERVE_10 && (f.bit(1, 0x03) || f.u16(7) != 0) {
+            return Err(field(1, Some(0)));
+        }
+        let mut r = lock(&self.reservations);
+        let result = r.reserve_spc2(req.nexus);
+        self.any_reservation.store(r.active(), Ordering::Release);
+        result.map(|()| Bytes::new())
+    }
+
+    pub(super) fn release(&self, req: &Request<'_>) -> Outcome {
+        let mut r = lock(&self.reservations);
+        r.release_spc2(req.nexus);
+        self.any_reservation.store(r.active(), Ordering::Release);
+        Ok(Bytes::new())
+    }
+
+    pub(super) fn persistent_reserve_in(&self, req: &Request<'_>) -> Outcome {
+        let f = Fields(req.cdb);
+        let alloc = usize::from(f.u16(7));
+        let r = lock(&self.reservations);
+        let data = r.pr_in(f.u8(1) & 0x1f, req.nexus)?;
+        Ok(truncate(data, alloc))
+    }
+
+    pub(super) fn persistent_reserve_out(&self, req: &Request<'_>) -> Outcome {
+        let f = Fields(req.cdb);
+        let len = usize::try_from(f.u32(5)).unwrap_or(usize::MAX);
+        let data = req.data_out_bytes();
+        if len != 24 || data.len() < 24 {
+            return Err(illegal(Asc::PARAMETER_LIST_LENGTH_ERROR));
+        }
+        let mut r = lock(&self.reservations);
+        let known = lock(&self.nexuses).clone();
+        let effects = r.pr_out(f.u8(1) & 0x1f, f.u8(2), &data, req.nexus)?;
+        self.any_reservation.store(r.active(), Ordering::Release);
+        drop(r);
+        for (ids, sense) in effects.attentions {
+            let ids: Vec<u64> = ids.into_iter().filter(|id| known.contains(id)).collect();
+            self.queue_attention_ids(&ids, sense);
+        }
+        Ok(Bytes::new())
+    }
+}
