@@ -13,6 +13,7 @@ use crate::chap::{
     ChallengeSource, ChapAlgorithm, ChapCredentials, MAX_CHALLENGE_LEN, challenge_len,
 };
 use crate::error::{AuthError, LoginError, Violation};
+use crate::keys::Key;
 use crate::negotiation::{Negotiator, Role, Stage};
 use crate::params::{AuthOutcome, OperationalConfig, SessionParams, SessionType};
 use crate::text::{Incoming, LOGIN_SEGMENT_LIMIT, MAX_LOGIN_PDUS, Outgoing};
@@ -296,13 +297,13 @@ impl InitiatorLogin {
 
     fn operational_offers(&mut self) -> Vec<(String, String)> {
         self.negotiator.declare(
-            "MaxRecvDataSegmentLength",
+            Key::MaxRecvDataSegmentLength,
             self.config
                 .operational
                 .max_recv_data_segment_length
                 .to_string(),
         );
-        for key in Negotiator::INITIATOR_OFFERS {
+        for &key in Negotiator::INITIATOR_OFFERS {
             self.negotiator.offer(key);
         }
         self.negotiator.take_replies()

@@ -77,6 +77,8 @@ pub enum Sender {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[non_exhaustive]
 pub struct KeyDef {
+    /// The key.
+    pub key: Key,
     /// The key as it is written on the wire.
     pub name: &'static str,
     /// How it is negotiated.
@@ -98,378 +100,117 @@ pub struct KeyDef {
 const DIGESTS: &[&str] = &["CRC32C", "None"];
 const MAX_24: u64 = (1 << 24) - 1;
 
-macro_rules! key {
-    ($name:literal, $kind:expr, $default:expr, $stage:ident, $sender:ident, discovery = $disc:literal, session_wide = $sw:literal, $section:literal) => {
-        KeyDef {
-            name: $name,
-            kind: $kind,
-            default: $default,
-            stage: KeyStage::$stage,
-            sender: Sender::$sender,
-            discovery: $disc,
-            session_wide: $sw,
-            section: $section,
+macro_rules! key_table {
+    ($($ident:ident = $name:literal, $kind:expr, $default:expr, $stage:ident, $sender:ident, discovery = $disc:literal, session_wide = $sw:literal, $section:literal;)*) => {
+        /// A key of RFC 7143 §12–13 (and RFC 7144), named as the RFC spells
+        /// it; [`Key::name`] is the text on the wire, [`Key::def`] its row
+        /// of [`KEYS`]. Using these instead of string literals means a
+        /// misspelt key does not compile.
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum Key {
+            $(
+                #[doc = concat!("`", $name, "` (", $section, ").")]
+                $ident,
+            )*
+        }
+
+        mod defs {
+            #![allow(non_upper_case_globals, reason = "one constant per key, named as the key")]
+            use super::*;
+            $(
+                pub(super) const $ident: KeyDef = KeyDef {
+                    key: Key::$ident,
+                    name: $name,
+                    kind: $kind,
+                    default: $default,
+                    stage: KeyStage::$stage,
+                    sender: Sender::$sender,
+                    discovery: $disc,
+                    session_wide: $sw,
+                    section: $section,
+                };
+            )*
+        }
+
+        /// Every key this implementation knows, in RFC order.
+        pub const KEYS: &[KeyDef] = &[$(defs::$ident,)*];
+
+        impl Key {
+            /// The key as it is written on the wire.
+            #[must_use]
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Self::$ident => $name,)*
+                }
+            }
+
+            /// Its row of the key table.
+            #[must_use]
+            pub const fn def(self) -> &'static KeyDef {
+                match self {
+                    $(Self::$ident => &defs::$ident,)*
+                }
+            }
         }
     };
 }
 
-/// Every key this implementation knows, in RFC order.
-pub const KEYS: &[KeyDef] = &[
-    key!(
-        "AuthMethod",
-        KeyKind::Security,
-        Some("None"),
-        Security,
-        Both,
-        discovery = true,
-        session_wide = false,
-        "RFC 7143 §12.1"
-    ),
-    key!(
-        "CHAP_A",
-        KeyKind::Security,
-        None,
-        Security,
-        Both,
-        discovery = true,
-        session_wide = false,
-        "RFC 7143 §12.1.3"
-    ),
-    key!(
-        "CHAP_I",
-        KeyKind::Security,
-        None,
-        Security,
-        Both,
-        discovery = true,
-        session_wide = false,
-        "RFC 7143 §12.1.3"
-    ),
-    key!(
-        "CHAP_C",
-        KeyKind::Security,
-        None,
-        Security,
-        Both,
-        discovery = true,
-        session_wide = false,
-        "RFC 7143 §12.1.3"
-    ),
-    key!(
-        "CHAP_N",
-        KeyKind::Security,
-        None,
-        Security,
-        Both,
-        discovery = true,
-        session_wide = false,
-        "RFC 7143 §12.1.3"
-    ),
-    key!(
-        "CHAP_R",
-        KeyKind::Security,
-        None,
-        Security,
-        Both,
-        discovery = true,
-        session_wide = false,
-        "RFC 7143 §12.1.3"
-    ),
-    key!(
-        "HeaderDigest",
-        KeyKind::List(DIGESTS),
-        Some("None"),
-        Operational,
-        Both,
-        discovery = true,
-        session_wide = false,
-        "RFC 7143 §13.1"
-    ),
-    key!(
-        "DataDigest",
-        KeyKind::List(DIGESTS),
-        Some("None"),
-        Operational,
-        Both,
-        discovery = true,
-        session_wide = false,
-        "RFC 7143 §13.1"
-    ),
-    key!(
-        "MaxConnections",
-        KeyKind::NumericalMin { min: 1, max: 65535 },
-        Some("1"),
-        Operational,
-        Both,
-        discovery = false,
-        session_wide = true,
-        "RFC 7143 §13.2"
-    ),
-    key!(
-        "SendTargets",
-        KeyKind::FullFeatureOnly,
-        None,
-        FullFeature,
-        Initiator,
-        discovery = true,
-        session_wide = true,
-        "RFC 7143 §13.3"
-    ),
-    key!(
-        "TargetName",
-        KeyKind::DeclarativeText,
-        None,
-        AnyLogin,
-        Initiator,
-        discovery = true,
-        session_wide = true,
-        "RFC 7143 §13.4"
-    ),
-    key!(
-        "InitiatorName",
-        KeyKind::DeclarativeText,
-        None,
-        AnyLogin,
-        Initiator,
-        discovery = true,
-        session_wide = true,
-        "RFC 7143 §13.5"
-    ),
-    key!(
-        "TargetAlias",
-        KeyKind::DeclarativeText,
-        None,
-        All,
-        Target,
-        discovery = true,
-        session_wide = true,
-        "RFC 7143 §13.6"
-    ),
-    key!(
-        "InitiatorAlias",
-        KeyKind::DeclarativeText,
-        None,
-        All,
-        Initiator,
-        discovery = true,
-        session_wide = true,
-        "RFC 7143 §13.7"
-    ),
-    key!(
-        "TargetAddress",
-        KeyKind::DeclarativeText,
-        None,
-        All,
-        Target,
-        discovery = true,
-        session_wide = true,
-        "RFC 7143 §13.8"
-    ),
-    key!(
-        "TargetPortalGroupTag",
-        KeyKind::DeclarativeNumber { min: 0, max: 65535 },
-        None,
-        AnyLogin,
-        Target,
-        discovery = true,
-        session_wide = true,
-        "RFC 7143 §13.9"
-    ),
-    key!(
-        "InitialR2T",
-        KeyKind::BooleanOr,
-        Some("Yes"),
-        Operational,
-        Both,
-        discovery = false,
-        session_wide = true,
-        "RFC 7143 §13.10"
-    ),
-    key!(
-        "ImmediateData",
-        KeyKind::BooleanAnd,
-        Some("Yes"),
-        Operational,
-        Both,
-        discovery = false,
-        session_wide = true,
-        "RFC 7143 §13.11"
-    ),
-    key!(
-        "MaxRecvDataSegmentLength",
-        KeyKind::DeclarativeNumber {
-            min: 512,
-            max: MAX_24
-        },
-        Some("8192"),
-        Operational,
-        Both,
-        discovery = true,
-        session_wide = false,
-        "RFC 7143 §13.12"
-    ),
-    key!(
-        "MaxBurstLength",
-        KeyKind::NumericalMin {
-            min: 512,
-            max: MAX_24
-        },
-        Some("262144"),
-        Operational,
-        Both,
-        discovery = false,
-        session_wide = true,
-        "RFC 7143 §13.13"
-    ),
-    key!(
-        "FirstBurstLength",
-        KeyKind::NumericalMin {
-            min: 512,
-            max: MAX_24
-        },
-        Some("65536"),
-        Operational,
-        Both,
-        discovery = false,
-        session_wide = true,
-        "RFC 7143 §13.14"
-    ),
-    key!(
-        "DefaultTime2Wait",
-        KeyKind::NumericalMax { min: 0, max: 3600 },
-        Some("2"),
-        Operational,
-        Both,
-        discovery = true,
-        session_wide = true,
-        "RFC 7143 §13.15"
-    ),
-    key!(
-        "DefaultTime2Retain",
-        KeyKind::NumericalMin { min: 0, max: 3600 },
-        Some("20"),
-        Operational,
-        Both,
-        discovery = true,
-        session_wide = true,
-        "RFC 7143 §13.16"
-    ),
-    key!(
-        "MaxOutstandingR2T",
-        KeyKind::NumericalMin { min: 1, max: 65535 },
-        Some("1"),
-        Operational,
-        Both,
-        discovery = false,
-        session_wide = true,
-        "RFC 7143 §13.17"
-    ),
-    key!(
-        "DataPDUInOrder",
-        KeyKind::BooleanOr,
-        Some("Yes"),
-        Operational,
-        Both,
-        discovery = false,
-        session_wide = true,
-        "RFC 7143 §13.18"
-    ),
-    key!(
-        "DataSequenceInOrder",
-        KeyKind::BooleanOr,
-        Some("Yes"),
-        Operational,
-        Both,
-        discovery = false,
-        session_wide = true,
-        "RFC 7143 §13.19"
-    ),
-    key!(
-        "ErrorRecoveryLevel",
-        KeyKind::NumericalMin { min: 0, max: 2 },
-        Some("0"),
-        Operational,
-        Both,
-        discovery = true,
-        session_wide = true,
-        "RFC 7143 §13.20"
-    ),
-    key!(
-        "SessionType",
-        KeyKind::DeclarativeText,
-        Some("Normal"),
-        AnyLogin,
-        Initiator,
-        discovery = true,
-        session_wide = true,
-        "RFC 7143 §13.21"
-    ),
-    key!(
-        "TaskReporting",
-        KeyKind::List(&["RFC3720", "ResponseFence", "FastAbort"]),
-        Some("RFC3720"),
-        Operational,
-        Both,
-        discovery = false,
-        session_wide = true,
-        "RFC 7143 §13.23"
-    ),
-    key!(
-        "iSCSIProtocolLevel",
-        KeyKind::NumericalMin { min: 0, max: 31 },
-        Some("0"),
-        Operational,
-        Both,
-        discovery = true,
-        session_wide = true,
-        "RFC 7144 §2.1"
-    ),
-    key!(
-        "IFMarker",
-        KeyKind::Obsolete,
-        None,
-        Operational,
-        Both,
-        discovery = true,
-        session_wide = false,
-        "RFC 7143 §13.26"
-    ),
-    key!(
-        "OFMarker",
-        KeyKind::Obsolete,
-        None,
-        Operational,
-        Both,
-        discovery = true,
-        session_wide = false,
-        "RFC 7143 §13.26"
-    ),
-    key!(
-        "IFMarkInt",
-        KeyKind::Obsolete,
-        None,
-        Operational,
-        Both,
-        discovery = true,
-        session_wide = false,
-        "RFC 7143 §13.26"
-    ),
-    key!(
-        "OFMarkInt",
-        KeyKind::Obsolete,
-        None,
-        Operational,
-        Both,
-        discovery = true,
-        session_wide = false,
-        "RFC 7143 §13.26"
-    ),
-];
+key_table! {
+    AuthMethod = "AuthMethod", KeyKind::Security, Some("None"), Security, Both, discovery = true, session_wide = false, "RFC 7143 §12.1";
+    ChapA = "CHAP_A", KeyKind::Security, None, Security, Both, discovery = true, session_wide = false, "RFC 7143 §12.1.3";
+    ChapI = "CHAP_I", KeyKind::Security, None, Security, Both, discovery = true, session_wide = false, "RFC 7143 §12.1.3";
+    ChapC = "CHAP_C", KeyKind::Security, None, Security, Both, discovery = true, session_wide = false, "RFC 7143 §12.1.3";
+    ChapN = "CHAP_N", KeyKind::Security, None, Security, Both, discovery = true, session_wide = false, "RFC 7143 §12.1.3";
+    ChapR = "CHAP_R", KeyKind::Security, None, Security, Both, discovery = true, session_wide = false, "RFC 7143 §12.1.3";
+    HeaderDigest = "HeaderDigest", KeyKind::List(DIGESTS), Some("None"), Operational, Both, discovery = true, session_wide = false, "RFC 7143 §13.1";
+    DataDigest = "DataDigest", KeyKind::List(DIGESTS), Some("None"), Operational, Both, discovery = true, session_wide = false, "RFC 7143 §13.1";
+    MaxConnections = "MaxConnections", KeyKind::NumericalMin { min: 1, max: 65535 }, Some("1"), Operational, Both, discovery = false, session_wide = true, "RFC 7143 §13.2";
+    SendTargets = "SendTargets", KeyKind::FullFeatureOnly, None, FullFeature, Initiator, discovery = true, session_wide = true, "RFC 7143 §13.3";
+    TargetName = "TargetName", KeyKind::DeclarativeText, None, AnyLogin, Initiator, discovery = true, session_wide = true, "RFC 7143 §13.4";
+    InitiatorName = "InitiatorName", KeyKind::DeclarativeText, None, AnyLogin, Initiator, discovery = true, session_wide = true, "RFC 7143 §13.5";
+    TargetAlias = "TargetAlias", KeyKind::DeclarativeText, None, All, Target, discovery = true, session_wide = true, "RFC 7143 §13.6";
+    InitiatorAlias = "InitiatorAlias", KeyKind::DeclarativeText, None, All, Initiator, discovery = true, session_wide = true, "RFC 7143 §13.7";
+    TargetAddress = "TargetAddress", KeyKind::DeclarativeText, None, All, Target, discovery = true, session_wide = true, "RFC 7143 §13.8";
+    TargetPortalGroupTag = "TargetPortalGroupTag", KeyKind::DeclarativeNumber { min: 0, max: 65535 }, None, AnyLogin, Target, discovery = true, session_wide = true, "RFC 7143 §13.9";
+    InitialR2T = "InitialR2T", KeyKind::BooleanOr, Some("Yes"), Operational, Both, discovery = false, session_wide = true, "RFC 7143 §13.10";
+    ImmediateData = "ImmediateData", KeyKind::BooleanAnd, Some("Yes"), Operational, Both, discovery = false, session_wide = true, "RFC 7143 §13.11";
+    MaxRecvDataSegmentLength = "MaxRecvDataSegmentLength", KeyKind::DeclarativeNumber { min: 512, max: MAX_24 }, Some("8192"), Operational, Both, discovery = true, session_wide = false, "RFC 7143 §13.12";
+    MaxBurstLength = "MaxBurstLength", KeyKind::NumericalMin { min: 512, max: MAX_24 }, Some("262144"), Operational, Both, discovery = false, session_wide = true, "RFC 7143 §13.13";
+    FirstBurstLength = "FirstBurstLength", KeyKind::NumericalMin { min: 512, max: MAX_24 }, Some("65536"), Operational, Both, discovery = false, session_wide = true, "RFC 7143 §13.14";
+    DefaultTime2Wait = "DefaultTime2Wait", KeyKind::NumericalMax { min: 0, max: 3600 }, Some("2"), Operational, Both, discovery = true, session_wide = true, "RFC 7143 §13.15";
+    DefaultTime2Retain = "DefaultTime2Retain", KeyKind::NumericalMin { min: 0, max: 3600 }, Some("20"), Operational, Both, discovery = true, session_wide = true, "RFC 7143 §13.16";
+    MaxOutstandingR2T = "MaxOutstandingR2T", KeyKind::NumericalMin { min: 1, max: 65535 }, Some("1"), Operational, Both, discovery = false, session_wide = true, "RFC 7143 §13.17";
+    DataPduInOrder = "DataPDUInOrder", KeyKind::BooleanOr, Some("Yes"), Operational, Both, discovery = false, session_wide = true, "RFC 7143 §13.18";
+    DataSequenceInOrder = "DataSequenceInOrder", KeyKind::BooleanOr, Some("Yes"), Operational, Both, discovery = false, session_wide = true, "RFC 7143 §13.19";
+    ErrorRecoveryLevel = "ErrorRecoveryLevel", KeyKind::NumericalMin { min: 0, max: 2 }, Some("0"), Operational, Both, discovery = true, session_wide = true, "RFC 7143 §13.20";
+    SessionType = "SessionType", KeyKind::DeclarativeText, Some("Normal"), AnyLogin, Initiator, discovery = true, session_wide = true, "RFC 7143 §13.21";
+    TaskReporting = "TaskReporting", KeyKind::List(&["RFC3720", "ResponseFence", "FastAbort"]), Some("RFC3720"), Operational, Both, discovery = false, session_wide = true, "RFC 7143 §13.23";
+    IscsiProtocolLevel = "iSCSIProtocolLevel", KeyKind::NumericalMin { min: 0, max: 31 }, Some("0"), Operational, Both, discovery = true, session_wide = true, "RFC 7144 §2.1";
+    IfMarker = "IFMarker", KeyKind::Obsolete, None, Operational, Both, discovery = true, session_wide = false, "RFC 7143 §13.26";
+    OfMarker = "OFMarker", KeyKind::Obsolete, None, Operational, Both, discovery = true, session_wide = false, "RFC 7143 §13.26";
+    IfMarkInt = "IFMarkInt", KeyKind::Obsolete, None, Operational, Both, discovery = true, session_wide = false, "RFC 7143 §13.26";
+    OfMarkInt = "OFMarkInt", KeyKind::Obsolete, None, Operational, Both, discovery = true, session_wide = false, "RFC 7143 §13.26";
+}
 
 /// The table row of `name`, if the key is known.
 #[must_use]
 pub fn lookup(name: &str) -> Option<&'static KeyDef> {
     KEYS.iter().find(|k| k.name == name)
+}
+
+impl Key {
+    /// The key named `name` on the wire, if this implementation knows it.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        lookup(name).map(|d| d.key)
+    }
+}
+
+impl core::fmt::Display for Key {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// True for the keys of the security negotiation stage (AuthMethod and
@@ -496,6 +237,19 @@ pub const REJECT: &str = "Reject";
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_key_is_its_row_and_its_name() {
+        for def in KEYS {
+            assert_eq!(def.key.def(), def, "{}", def.name);
+            assert_eq!(def.key.name(), def.name);
+            assert_eq!(Key::from_name(def.name), Some(def.key));
+            assert_eq!(def.key.to_string(), def.name);
+        }
+        assert_eq!(Key::from_name("MaxBurstLenght"), None);
+        assert_eq!(Key::DataPduInOrder.name(), "DataPDUInOrder");
+        assert_eq!(Key::IscsiProtocolLevel.name(), "iSCSIProtocolLevel");
+    }
+
     use super::*;
 
     #[test]

@@ -94,6 +94,7 @@ pub use chap::{
 };
 pub use error::{AuthError, LoginError, Violation};
 pub use initiator::{InitiatorAuth, InitiatorLogin, InitiatorLoginConfig, refused_status};
+pub use keys::Key;
 pub use params::{
     AuthOutcome, DigestPolicy, OperationalConfig, SessionParams, SessionType, TaskReporting,
 };

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use iscsi_pdu::text::{parse_boolean, parse_numerical};
 
 use crate::error::{LoginError, Violation};
-use crate::keys::{self, IRRELEVANT, KeyDef, KeyKind, KeyStage, NOT_UNDERSTOOD, REJECT, Sender};
+use crate::keys::{
+    self, IRRELEVANT, Key, KeyDef, KeyKind, KeyStage, NOT_UNDERSTOOD, REJECT, Sender,
+};
 use crate::params::{OperationalConfig, SessionParams, SessionType, TaskReporting};
 
 /// Which side this engine speaks for.
@@ -27,11 +29,11 @@ pub(crate) enum Stage {
 
 /// Declarations naming the session: an identical repeat of one of these in
 /// a later login PDU is ignored, not refused.
-const IDENTITY_KEYS: [&str; 4] = [
-    "InitiatorName",
-    "InitiatorAlias",
-    "TargetName",
-    "SessionType",
+const IDENTITY_KEYS: [Key; 4] = [
+    Key::InitiatorName,
+    Key::InitiatorAlias,
+    Key::TargetName,
+    Key::SessionType,
 ];
 
 #[derive(Clone, Debug)]
@@ -40,18 +42,18 @@ pub(crate) struct Negotiator {
     local: OperationalConfig,
     pub(crate) session_type: SessionType,
     /// Offers we sent that await an answer: key → offered value.
-    offered: BTreeMap<&'static str, String>,
+    offered: BTreeMap<Key, String>,
     /// Keys settled (either way) → value in force.
-    settled: BTreeMap<&'static str, String>,
+    settled: BTreeMap<Key, String>,
     /// Keys the peer sent (offers or declarations) with their first value,
     /// for renegotiation checks.
-    peer_sent: BTreeMap<String, String>,
+    peer_sent: BTreeMap<Key, String>,
     /// Declarations we made.
-    declared: BTreeSet<&'static str>,
+    declared: BTreeSet<Key>,
     /// Pairs to send in the next PDU.
     replies: Vec<(String, String)>,
     /// Declarative values the peer sent (names, aliases, MRDSL, TPGT).
-    pub(crate) peer_declarations: BTreeMap<&'static str, String>,
+    pub(crate) peer_declarations: BTreeMap<Key, String>,
 }
 
 impl Negotiator {
@@ -98,46 +100,44 @@ impl Negotiator {
 
     /// Declares a declarative key of ours once (MaxRecvDataSegmentLength,
     /// TargetPortalGroupTag, names).
-    pub(crate) fn declare(&mut self, key: &'static str, value: String) {
+    pub(crate) fn declare(&mut self, key: Key, value: String) {
         if self.declared.insert(key) {
-            self.reply(key, value);
+            self.reply(key.name(), value);
         }
     }
 
     /// Offers our value for `key` unless it is settled, already offered or
     /// irrelevant to this session type.
-    pub(crate) fn offer(&mut self, key: &'static str) {
-        let Some(def) = keys::lookup(key) else {
-            return;
-        };
+    pub(crate) fn offer(&mut self, key: Key) {
+        let def = key.def();
         if !self.relevant(def)
-            || self.settled.contains_key(key)
-            || self.offered.contains_key(key)
-            || self.peer_sent.contains_key(key)
+            || self.settled.contains_key(&key)
+            || self.offered.contains_key(&key)
+            || self.peer_sent.contains_key(&key)
         {
             return;
         }
         if let Some(value) = self.local.value_of(key) {
-            self.offered.insert(def.name, value.clone());
+            self.offered.insert(key, value.clone());
             self.reply(def.name, value);
         }
     }
 
     /// The operational keys an initiator proposes.
-    pub(crate) const INITIATOR_OFFERS: &'static [&'static str] = &[
-        "HeaderDigest",
-        "DataDigest",
-        "InitialR2T",
-        "ImmediateData",
-        "MaxBurstLength",
-        "FirstBurstLength",
-        "MaxOutstandingR2T",
-        "MaxConnections",
-        "DefaultTime2Wait",
-        "DefaultTime2Retain",
-        "DataPDUInOrder",
-        "DataSequenceInOrder",
-        "ErrorRecoveryLevel",
+    pub(crate) const INITIATOR_OFFERS: &'static [Key] = &[
+        Key::HeaderDigest,
+        Key::DataDigest,
+        Key::InitialR2T,
+        Key::ImmediateData,
+        Key::MaxBurstLength,
+        Key::FirstBurstLength,
+        Key::MaxOutstandingR2T,
+        Key::MaxConnections,
+        Key::DefaultTime2Wait,
+        Key::DefaultTime2Retain,
+        Key::DataPduInOrder,
+        Key::DataSequenceInOrder,
+        Key::ErrorRecoveryLevel,
     ];
 
     /// Target-originated offers: only for keys the initiator did not raise
@@ -146,13 +146,11 @@ impl Negotiator {
     pub(crate) fn target_offers(&mut self) {
         // DefaultTime2Wait/Retain only matter for recovery (ERL > 0); they
         // are answered when offered but never worth an extra round trip.
-        for key in Self::INITIATOR_OFFERS
+        for &key in Self::INITIATOR_OFFERS
             .iter()
-            .filter(|k| !k.starts_with("DefaultTime2"))
+            .filter(|k| !matches!(k, Key::DefaultTime2Wait | Key::DefaultTime2Retain))
         {
-            let Some(def) = keys::lookup(key) else {
-                continue;
-            };
+            let def = key.def();
             let (Some(default), Some(ours)) = (def.default, self.local.value_of(key)) else {
                 continue;
             };
@@ -195,22 +193,22 @@ impl Negotiator {
                 "operational keys may not be sent in the security stage",
             ));
         }
-        if !self.peer_may_send(def) && !self.offered.contains_key(def.name) {
+        if !self.peer_may_send(def) && !self.offered.contains_key(&def.key) {
             return Err(LoginError::negotiation(
                 key,
                 "only the other side may send this key",
             ));
         }
 
-        if let Some(ours) = self.offered.remove(def.name) {
+        if let Some(ours) = self.offered.remove(&def.key) {
             return self.answer(def, &ours, value);
         }
-        if def.name != "TargetAddress" {
-            match self.peer_sent.get(def.name) {
+        if def.key != Key::TargetAddress {
+            match self.peer_sent.get(&def.key) {
                 // libiscsi repeats InitiatorName and SessionType in its first
                 // operational PDU after AuthMethod=None; LIO and tgtd accept
                 // the same value again. A changed value is a redeclaration.
-                Some(first) if IDENTITY_KEYS.contains(&def.name) && first == value => {
+                Some(first) if IDENTITY_KEYS.contains(&def.key) && first == value => {
                     return Ok(());
                 }
                 Some(_) => {
@@ -220,11 +218,11 @@ impl Negotiator {
                     ));
                 }
                 None => {
-                    self.peer_sent.insert(def.name.to_owned(), value.to_owned());
+                    self.peer_sent.insert(def.key, value.to_owned());
                 }
             }
         }
-        if self.settled.contains_key(def.name) {
+        if self.settled.contains_key(&def.key) {
             return Err(LoginError::negotiation(
                 key,
                 "the key was already negotiated",
@@ -243,7 +241,7 @@ impl Negotiator {
 
     /// Answers the peer's offer of `def`.
     fn respond(&mut self, def: &'static KeyDef, value: &str) -> Result<(), LoginError> {
-        let ours = self.local.value_of(def.name);
+        let ours = self.local.value_of(def.key);
         match def.kind {
             KeyKind::List(_) => {
                 let ours = ours.unwrap_or_default();
@@ -293,7 +291,7 @@ impl Negotiator {
             },
             KeyKind::DeclarativeNumber { min, max } => match parse_numerical(value) {
                 Ok(v) if (min..=max).contains(&v) => {
-                    self.peer_declarations.insert(def.name, v.to_string());
+                    self.peer_declarations.insert(def.key, v.to_string());
                 }
                 _ => {
                     return Err(LoginError::negotiation(
@@ -303,12 +301,12 @@ impl Negotiator {
                 }
             },
             KeyKind::DeclarativeText => {
-                self.peer_declarations.insert(def.name, value.to_owned());
+                self.peer_declarations.insert(def.key, value.to_owned());
             }
             KeyKind::Obsolete => {
                 // RFC 7143 §13.26: markers get No (or Reject), their
                 // intervals Reject; never NotUnderstood.
-                let answer = if def.name.ends_with("Marker") {
+                let answer = if matches!(def.key, Key::IfMarker | Key::OfMarker) {
                     "No"
                 } else {
                     REJECT
@@ -376,22 +374,22 @@ impl Negotiator {
     }
 
     fn settle(&mut self, def: &'static KeyDef, value: &str) {
-        self.settled.insert(def.name, value.to_owned());
+        self.settled.insert(def.key, value.to_owned());
     }
 
     /// Keeps FirstBurstLength within MaxBurstLength in the answers queued so
     /// far and in the settled values (RFC 7143 §13.14: FirstBurstLength MUST
     /// NOT exceed MaxBurstLength).
     pub(crate) fn clamp_first_burst(&mut self) {
-        let max_burst = self.value_u64("MaxBurstLength");
-        let Some(first) = self.settled.get("FirstBurstLength").map(|v| num(v)) else {
+        let max_burst = self.value_u64(Key::MaxBurstLength);
+        let Some(first) = self.settled.get(&Key::FirstBurstLength).map(|v| num(v)) else {
             return;
         };
         if first > max_burst {
             let clamped = max_burst.to_string();
-            self.settled.insert("FirstBurstLength", clamped.clone());
+            self.settled.insert(Key::FirstBurstLength, clamped.clone());
             for (k, v) in &mut self.replies {
-                if k == "FirstBurstLength" {
+                if k == Key::FirstBurstLength.name() {
                     v.clone_from(&clamped);
                 }
             }
@@ -403,9 +401,7 @@ impl Negotiator {
     pub(crate) fn settle_unanswered(&mut self) {
         let offered = std::mem::take(&mut self.offered);
         for (key, ours) in offered {
-            let Some(def) = keys::lookup(key) else {
-                continue;
-            };
+            let def = key.def();
             let default = def.default.unwrap_or("");
             let value = match def.kind {
                 KeyKind::NumericalMin { .. } => num(&ours).min(num(default)).to_string(),
@@ -418,59 +414,60 @@ impl Negotiator {
                 }
                 _ => default.to_owned(),
             };
-            self.settled.insert(def.name, value);
+            self.settled.insert(key, value);
         }
     }
 
-    fn value(&self, key: &str) -> String {
+    /// The value in force for `key`: settled, else its default.
+    fn value(&self, key: Key) -> String {
         self.settled
-            .get(key)
+            .get(&key)
             .cloned()
-            .or_else(|| keys::lookup(key).and_then(|d| d.default).map(str::to_owned))
+            .or_else(|| key.def().default.map(str::to_owned))
             .unwrap_or_default()
     }
 
-    fn value_u64(&self, key: &str) -> u64 {
+    fn value_u64(&self, key: Key) -> u64 {
         num(&self.value(key))
     }
 
-    fn value_bool(&self, key: &str) -> bool {
+    fn value_bool(&self, key: Key) -> bool {
         self.value(key) == "Yes"
     }
 
     /// Fills the negotiated fields of `params`.
     pub(crate) fn apply(&self, params: &mut SessionParams) -> Result<(), LoginError> {
-        let u16_of = |key: &str| u16::try_from(self.value_u64(key)).unwrap_or(u16::MAX);
-        let u32_of = |key: &str| u32::try_from(self.value_u64(key)).unwrap_or(u32::MAX);
-        params.header_digest = self.value("HeaderDigest") == "CRC32C";
-        params.data_digest = self.value("DataDigest") == "CRC32C";
-        params.max_connections = u16_of("MaxConnections");
-        params.initial_r2t = self.value_bool("InitialR2T");
-        params.immediate_data = self.value_bool("ImmediateData");
-        params.max_burst_length = u32_of("MaxBurstLength");
-        params.first_burst_length = u32_of("FirstBurstLength");
-        params.default_time2wait = u16_of("DefaultTime2Wait");
-        params.default_time2retain = u16_of("DefaultTime2Retain");
-        params.max_outstanding_r2t = u16_of("MaxOutstandingR2T");
-        params.data_pdu_in_order = self.value_bool("DataPDUInOrder");
-        params.data_sequence_in_order = self.value_bool("DataSequenceInOrder");
+        let u16_of = |key: Key| u16::try_from(self.value_u64(key)).unwrap_or(u16::MAX);
+        let u32_of = |key: Key| u32::try_from(self.value_u64(key)).unwrap_or(u32::MAX);
+        params.header_digest = self.value(Key::HeaderDigest) == "CRC32C";
+        params.data_digest = self.value(Key::DataDigest) == "CRC32C";
+        params.max_connections = u16_of(Key::MaxConnections);
+        params.initial_r2t = self.value_bool(Key::InitialR2T);
+        params.immediate_data = self.value_bool(Key::ImmediateData);
+        params.max_burst_length = u32_of(Key::MaxBurstLength);
+        params.first_burst_length = u32_of(Key::FirstBurstLength);
+        params.default_time2wait = u16_of(Key::DefaultTime2Wait);
+        params.default_time2retain = u16_of(Key::DefaultTime2Retain);
+        params.max_outstanding_r2t = u16_of(Key::MaxOutstandingR2T);
+        params.data_pdu_in_order = self.value_bool(Key::DataPduInOrder);
+        params.data_sequence_in_order = self.value_bool(Key::DataSequenceInOrder);
         params.error_recovery_level =
-            u8::try_from(self.value_u64("ErrorRecoveryLevel")).unwrap_or(0);
+            u8::try_from(self.value_u64(Key::ErrorRecoveryLevel)).unwrap_or(0);
         params.task_reporting =
-            TaskReporting::parse(&self.value("TaskReporting")).unwrap_or_default();
+            TaskReporting::parse(&self.value(Key::TaskReporting)).unwrap_or_default();
         params.iscsi_protocol_level =
-            u8::try_from(self.value_u64("iSCSIProtocolLevel")).unwrap_or(0);
+            u8::try_from(self.value_u64(Key::IscsiProtocolLevel)).unwrap_or(0);
 
         // A side that never declared MaxRecvDataSegmentLength (a login that
         // skipped the operational stage) receives the default 8192.
-        let ours = if self.declared.contains("MaxRecvDataSegmentLength") {
+        let ours = if self.declared.contains(&Key::MaxRecvDataSegmentLength) {
             self.local.max_recv_data_segment_length
         } else {
             8192
         };
         let theirs = self
             .peer_declarations
-            .get("MaxRecvDataSegmentLength")
+            .get(&Key::MaxRecvDataSegmentLength)
             .map_or(8192, |v| u32::try_from(num(v)).unwrap_or(8192));
         match self.role {
             Role::Initiator => {
@@ -482,13 +479,13 @@ impl Negotiator {
                 params.target_max_recv_data_segment_length = ours;
             }
         }
-        if let Some(alias) = self.peer_declarations.get("TargetAlias") {
+        if let Some(alias) = self.peer_declarations.get(&Key::TargetAlias) {
             params.target_alias = Some(alias.clone());
         }
-        if let Some(alias) = self.peer_declarations.get("InitiatorAlias") {
+        if let Some(alias) = self.peer_declarations.get(&Key::InitiatorAlias) {
             params.initiator_alias = Some(alias.clone());
         }
-        if let Some(tpgt) = self.peer_declarations.get("TargetPortalGroupTag") {
+        if let Some(tpgt) = self.peer_declarations.get(&Key::TargetPortalGroupTag) {
             params.target_portal_group_tag = u16::try_from(num(tpgt)).ok();
         }
         if params.session_type == SessionType::Normal
@@ -616,9 +613,9 @@ mod tests {
     #[test]
     fn answers_to_our_offers_are_checked() {
         let mut n = Negotiator::new(Role::Initiator, OperationalConfig::default());
-        n.offer("MaxBurstLength");
-        n.offer("HeaderDigest");
-        n.offer("InitialR2T");
+        n.offer(Key::MaxBurstLength);
+        n.offer(Key::HeaderDigest);
+        n.offer(Key::InitialR2T);
         assert!(n.awaiting_answers());
         n.receive("HeaderDigest", "CRC32C", Stage::Operational)
             .unwrap();
@@ -628,7 +625,7 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, LoginError::Negotiation { .. }));
         let mut n = Negotiator::new(Role::Initiator, OperationalConfig::default());
-        n.offer("HeaderDigest");
+        n.offer(Key::HeaderDigest);
         assert!(
             n.receive("HeaderDigest", "CRC32C,None", Stage::Operational)
                 .is_err()

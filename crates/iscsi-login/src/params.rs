@@ -1,6 +1,7 @@
 //! What a login settles ([`SessionParams`]) and what each side would like
 //! ([`OperationalConfig`]).
 
+use crate::keys::Key;
 use core::fmt;
 
 use iscsi_pdu::{Cid, CmdSn, Digests, Isid, StatSn, Tsih};
@@ -216,28 +217,28 @@ impl OperationalConfig {
 
     /// The value this side wants for a negotiable or declarative key, as
     /// key text; `None` for keys it has no preference on.
-    pub(crate) fn value_of(&self, key: &str) -> Option<String> {
+    pub(crate) fn value_of(&self, key: Key) -> Option<String> {
         let b = |v: bool| iscsi_pdu::text::boolean(v).to_owned();
         Some(match key {
-            "HeaderDigest" => self.header_digest.values().join(","),
-            "DataDigest" => self.data_digest.values().join(","),
-            "MaxConnections" => self.max_connections.to_string(),
-            "InitialR2T" => b(self.initial_r2t),
-            "ImmediateData" => b(self.immediate_data),
-            "MaxRecvDataSegmentLength" => self.max_recv_data_segment_length.to_string(),
-            "MaxBurstLength" => self.max_burst_length.to_string(),
-            "FirstBurstLength" => self
+            Key::HeaderDigest => self.header_digest.values().join(","),
+            Key::DataDigest => self.data_digest.values().join(","),
+            Key::MaxConnections => self.max_connections.to_string(),
+            Key::InitialR2T => b(self.initial_r2t),
+            Key::ImmediateData => b(self.immediate_data),
+            Key::MaxRecvDataSegmentLength => self.max_recv_data_segment_length.to_string(),
+            Key::MaxBurstLength => self.max_burst_length.to_string(),
+            Key::FirstBurstLength => self
                 .first_burst_length
                 .min(self.max_burst_length)
                 .to_string(),
-            "DefaultTime2Wait" => self.default_time2wait.to_string(),
-            "DefaultTime2Retain" => self.default_time2retain.to_string(),
-            "MaxOutstandingR2T" => self.max_outstanding_r2t.to_string(),
-            "DataPDUInOrder" => b(self.data_pdu_in_order),
-            "DataSequenceInOrder" => b(self.data_sequence_in_order),
-            "ErrorRecoveryLevel" => self.error_recovery_level.to_string(),
-            "TaskReporting" => "RFC3720".to_owned(),
-            "iSCSIProtocolLevel" => "1".to_owned(),
+            Key::DefaultTime2Wait => self.default_time2wait.to_string(),
+            Key::DefaultTime2Retain => self.default_time2retain.to_string(),
+            Key::MaxOutstandingR2T => self.max_outstanding_r2t.to_string(),
+            Key::DataPduInOrder => b(self.data_pdu_in_order),
+            Key::DataSequenceInOrder => b(self.data_sequence_in_order),
+            Key::ErrorRecoveryLevel => self.error_recovery_level.to_string(),
+            Key::TaskReporting => "RFC3720".to_owned(),
+            Key::IscsiProtocolLevel => "1".to_owned(),
             _ => return None,
         })
     }

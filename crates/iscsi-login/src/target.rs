@@ -15,6 +15,7 @@ use crate::chap::{
     challenge_len,
 };
 use crate::error::{AuthError, LoginError, Violation};
+use crate::keys::Key;
 use crate::negotiation::{Negotiator, Role, Stage};
 use crate::params::{AuthOutcome, OperationalConfig, SessionParams, SessionType};
 use crate::text::{Incoming, LOGIN_SEGMENT_LIMIT, MAX_LOGIN_PDUS, Outgoing};
@@ -490,7 +491,7 @@ impl TargetLogin {
             if !self.entered_operational {
                 self.entered_operational = true;
                 self.negotiator.declare(
-                    "MaxRecvDataSegmentLength",
+                    Key::MaxRecvDataSegmentLength,
                     self.config
                         .operational
                         .max_recv_data_segment_length
@@ -608,11 +609,11 @@ impl TargetLogin {
         }
         if session_type == SessionType::Normal {
             self.negotiator.declare(
-                "TargetPortalGroupTag",
+                Key::TargetPortalGroupTag,
                 self.config.portal_group_tag.to_string(),
             );
             if let Some(alias) = self.target_alias.clone() {
-                self.negotiator.declare("TargetAlias", alias);
+                self.negotiator.declare(Key::TargetAlias, alias);
             }
         }
         Ok(())
