@@ -693,8 +693,8 @@ pub fn report_luns(luns: &[u16], cdb: &[u8]) -> Response {
 pub fn lun_not_supported(cdb: &[u8]) -> Response {
     let f = Fields(cdb);
     let sense = Sense::new(SenseKey::ILLEGAL_REQUEST, Asc::LOGICAL_UNIT_NOT_SUPPORTED);
-    match f.u8(0) {
-        op::INQUIRY if !f.bit(1, 0x01) => {
+    match cdb::handler(f.u8(0)) {
+        Some(Handler::Inquiry) if !f.bit(1, 0x01) => {
             let mut d = [0u8; 36];
             d[0] = 0x7f;
             d[2] = 0x06;
@@ -702,7 +702,7 @@ pub fn lun_not_supported(cdb: &[u8]) -> Response {
             d[4] = 31;
             Response::good(truncate(d.to_vec(), usize::from(f.u16(3))))
         }
-        op::REQUEST_SENSE => Response::good(truncate(
+        Some(Handler::RequestSense) => Response::good(truncate(
             sense.encode(SenseFormat::Fixed),
             usize::from(f.u8(4)),
         )),
