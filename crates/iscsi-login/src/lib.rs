@@ -78,6 +78,7 @@ pub mod keys;
 mod negotiation;
 mod params;
 mod target;
+mod target_auth;
 mod text;
 
 #[cfg(feature = "fuzzing")]

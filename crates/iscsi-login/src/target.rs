@@ -3,21 +3,18 @@
 use std::collections::VecDeque;
 
 use bytes::Bytes;
-use iscsi_pdu::text::{encode_hex, parse_binary, parse_numerical};
 use iscsi_pdu::{
     Bhs, Cid, ISCSI_VERSION, Isid, Itt, LoginRequest, LoginResponse, LoginStage, LoginStatus, Pdu,
     PduBuf, StatSn, Tsih,
 };
 
 use crate::LoginEvent;
-use crate::chap::{
-    self, ChallengeSource, ChapAlgorithm, ChapCredentials, MAX_CHALLENGE_LEN, SecretError,
-    challenge_len,
-};
-use crate::error::{AuthError, LoginError, Violation};
+use crate::chap::{ChallengeSource, ChapAlgorithm, ChapCredentials, SecretError};
+use crate::error::{LoginError, Violation};
 use crate::keys::Key;
 use crate::negotiation::{Negotiator, Role, Stage};
-use crate::params::{AuthOutcome, OperationalConfig, SessionParams, SessionType};
+use crate::params::{OperationalConfig, SessionParams, SessionType};
+use crate::target_auth::TargetAuth;
 use crate::text::{Incoming, LOGIN_SEGMENT_LIMIT, MAX_LOGIN_PDUS, Outgoing};
 
 /// Authentication a target (or discovery) requires.
@@ -157,18 +154,6 @@ impl Default for TargetLoginConfig {
     }
 }
 
-#[derive(Debug)]
-enum AuthState {
-    Start,
-    WaitAlgorithm,
-    WaitResponse {
-        algorithm: ChapAlgorithm,
-        identifier: u8,
-        challenge: Vec<u8>,
-    },
-    Done(AuthOutcome),
-}
-
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 enum Phase {
     AwaitFirst,
@@ -229,8 +214,7 @@ pub struct TargetLogin {
     outgoing: Outgoing,
     /// T/NSG to send with the last piece of a split response.
     deferred_transit: Option<LoginStage>,
-    auth_required: AuthConfig,
-    auth: AuthState,
+    auth: TargetAuth,
     initiator_name: String,
     target_name: Option<String>,
     target_alias: Option<String>,
@@ -268,8 +252,7 @@ impl TargetLogin {
             incoming: Incoming::default(),
             outgoing: Outgoing::default(),
             deferred_transit: None,
-            auth_required: AuthConfig::none(),
-            auth: AuthState::Start,
+            auth: TargetAuth::new(),
             initiator_name: String::new(),
             target_name: None,
             target_alias: None,
@@ -473,16 +456,18 @@ impl TargetLogin {
 
         let mut transit = None;
         if stage == Stage::Security {
-            self.authenticate(&security)?;
+            let mut replies = Vec::new();
+            let event = self
+                .auth
+                .handle(&security, self.challenges.as_mut(), &mut replies);
+            for (key, value) in replies {
+                self.negotiator.reply(key, value);
+            }
+            self.events.extend(event?);
             if h.transit {
-                if matches!(self.auth, AuthState::Start) {
-                    // The initiator moves on without AuthMethod: None applies.
-                    if self.auth_required.chap.is_some() {
-                        return Err(AuthError::Required.into());
-                    }
-                    self.auth = AuthState::Done(AuthOutcome::None);
-                }
-                if matches!(self.auth, AuthState::Done(_)) {
+                // The initiator moves on without AuthMethod: None applies.
+                self.auth.skip()?;
+                if self.auth.is_done() {
                     transit = Some(h.nsg);
                 }
             }
@@ -555,7 +540,7 @@ impl TargetLogin {
         }
         match session_type {
             SessionType::Discovery => {
-                self.auth_required = policy.discovery_auth();
+                self.auth.require(policy.discovery_auth());
             }
             SessionType::Normal => {
                 let target = get("TargetName").filter(|n| !n.is_empty()).ok_or_else(|| {
@@ -566,7 +551,7 @@ impl TargetLogin {
                 })?;
                 match policy.target(target) {
                     TargetLookup::Found { auth, alias } => {
-                        self.auth_required = auth;
+                        self.auth.require(auth);
                         self.target_alias = alias;
                     }
                     TargetLookup::NotFound => {
@@ -602,10 +587,7 @@ impl TargetLogin {
         }
         if self.stage == LoginStage::OPERATIONAL_NEGOTIATION {
             // Security skipped.
-            if self.auth_required.chap.is_some() {
-                return Err(AuthError::Required.into());
-            }
-            self.auth = AuthState::Done(AuthOutcome::None);
+            self.auth.skip()?;
         }
         if session_type == SessionType::Normal {
             self.negotiator.declare(
@@ -616,127 +598,6 @@ impl TargetLogin {
                 self.negotiator.declare(Key::TargetAlias, alias);
             }
         }
-        Ok(())
-    }
-
-    /// The CHAP exchange (RFC 7143 §12.1.3), one batch of security keys.
-    fn authenticate(&mut self, keys: &[(&str, &str)]) -> Result<(), LoginError> {
-        let get = |k: &str| keys.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
-        if let Some(offered) = get("AuthMethod") {
-            if !matches!(self.auth, AuthState::Start) {
-                return Err(LoginError::negotiation(
-                    "AuthMethod",
-                    "the key was sent twice in one login (RFC 7143 §6.2)",
-                ));
-            }
-            let methods: Vec<&str> = offered.split(',').collect();
-            if self.auth_required.chap.is_some() {
-                if !methods.contains(&"CHAP") {
-                    return Err(AuthError::Required.into());
-                }
-                self.negotiator.reply("AuthMethod", "CHAP");
-                self.auth = AuthState::WaitAlgorithm;
-            } else if methods.contains(&"None") {
-                self.negotiator.reply("AuthMethod", "None");
-                self.auth = AuthState::Done(AuthOutcome::None);
-            } else {
-                return Err(AuthError::NoCommonMethod {
-                    offered: offered.to_owned(),
-                }
-                .into());
-            }
-        }
-        if let Some(offered) = get("CHAP_A") {
-            if !matches!(self.auth, AuthState::WaitAlgorithm) {
-                return Err(AuthError::Unexpected("CHAP_A").into());
-            }
-            let algorithm = chap::select_algorithm(offered, &self.auth_required.algorithms)
-                .ok_or_else(|| AuthError::NoCommonAlgorithm {
-                    offered: offered.to_owned(),
-                })?;
-            let mut identifier = [0u8; 1];
-            self.challenges.fill(&mut identifier);
-            let mut challenge = vec![0u8; challenge_len(algorithm)];
-            self.challenges.fill(&mut challenge);
-            self.negotiator
-                .reply("CHAP_A", algorithm.code().to_string());
-            self.negotiator.reply("CHAP_I", identifier[0].to_string());
-            self.negotiator.reply("CHAP_C", encode_hex(&challenge));
-            self.auth = AuthState::WaitResponse {
-                algorithm,
-                identifier: identifier[0],
-                challenge,
-            };
-        }
-        let (name, response) = (get("CHAP_N"), get("CHAP_R"));
-        let (mutual_id, mutual_challenge) = (get("CHAP_I"), get("CHAP_C"));
-        if name.is_none() && response.is_none() {
-            if mutual_id.is_some() || mutual_challenge.is_some() {
-                return Err(AuthError::Unexpected("CHAP_C").into());
-            }
-            return Ok(());
-        }
-        let AuthState::WaitResponse {
-            algorithm,
-            identifier,
-            challenge,
-        } = &self.auth
-        else {
-            return Err(AuthError::Unexpected("CHAP_R").into());
-        };
-        let algorithm = *algorithm;
-        let name = name.ok_or(AuthError::MissingKey("CHAP_N"))?;
-        let response = response.ok_or(AuthError::MissingKey("CHAP_R"))?;
-        let response = parse_binary(response).map_err(|_| AuthError::Malformed("CHAP_R"))?;
-        let Some(expected) = &self.auth_required.chap else {
-            return Err(AuthError::Unexpected("CHAP_R").into());
-        };
-        let name_ok = bool::from(subtle::ConstantTimeEq::ct_eq(
-            name.as_bytes(),
-            expected.user.as_bytes(),
-        ));
-        let response_ok = algorithm.verify(*identifier, &expected.secret, challenge, &response);
-        if !(name_ok && response_ok) {
-            return Err(AuthError::WrongCredentials.into());
-        }
-        let mutual = match (mutual_id, mutual_challenge) {
-            (None, None) => false,
-            (Some(_), None) => return Err(AuthError::MissingKey("CHAP_C").into()),
-            (None, Some(_)) => return Err(AuthError::MissingKey("CHAP_I").into()),
-            (Some(id), Some(their_challenge)) => {
-                let id = parse_numerical(id)
-                    .ok()
-                    .and_then(|v| u8::try_from(v).ok())
-                    .ok_or(AuthError::Malformed("CHAP_I"))?;
-                let their_challenge =
-                    parse_binary(their_challenge).map_err(|_| AuthError::Malformed("CHAP_C"))?;
-                if their_challenge.is_empty() || their_challenge.len() > MAX_CHALLENGE_LEN {
-                    return Err(AuthError::ChallengeLength(their_challenge.len()).into());
-                }
-                if their_challenge == *challenge {
-                    return Err(AuthError::Reflection.into());
-                }
-                let ours = self
-                    .auth_required
-                    .mutual
-                    .as_ref()
-                    .ok_or(AuthError::MutualNotConfigured)?;
-                let answer = algorithm.response(id, &ours.secret, &their_challenge);
-                self.negotiator.reply("CHAP_N", ours.user.clone());
-                self.negotiator.reply("CHAP_R", encode_hex(&answer));
-                true
-            }
-        };
-        self.events.push_back(LoginEvent::Authenticated {
-            user: name.to_owned(),
-            algorithm,
-            mutual,
-        });
-        self.auth = AuthState::Done(AuthOutcome::Chap {
-            algorithm,
-            user: name.to_owned(),
-            mutual,
-        });
         Ok(())
     }
 
@@ -866,12 +727,7 @@ impl TargetLogin {
     /// Settles the session's parameters (TSIH still 0).
     fn settle(&mut self, h: &LoginRequest) -> Result<SessionParams, LoginError> {
         self.negotiator.settle_unanswered();
-        let auth = match &self.auth {
-            AuthState::Done(outcome) => outcome.clone(),
-            AuthState::Start | AuthState::WaitAlgorithm | AuthState::WaitResponse { .. } => {
-                AuthOutcome::None
-            }
-        };
+        let auth = self.auth.outcome();
         let window = self.config.command_window.max(1);
         let mut params = SessionParams::with_defaults(
             self.negotiator.session_type,
