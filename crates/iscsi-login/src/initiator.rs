@@ -2,20 +2,19 @@
 
 use std::collections::VecDeque;
 
-use iscsi_pdu::text::{TextPairs, encode_hex, parse_binary, parse_numerical};
+use iscsi_pdu::text::TextPairs;
 use iscsi_pdu::{
     Bhs, Cid, CmdSn, ISCSI_VERSION, Isid, Itt, LoginRequest, LoginResponse, LoginStage,
     LoginStatus, Pdu, PduBuf, StatSn, Tsih,
 };
 
 use crate::LoginEvent;
-use crate::chap::{
-    ChallengeSource, ChapAlgorithm, ChapCredentials, MAX_CHALLENGE_LEN, challenge_len,
-};
-use crate::error::{AuthError, LoginError, Violation};
+use crate::chap::{ChallengeSource, ChapAlgorithm, ChapCredentials};
+use crate::error::{LoginError, Violation};
+use crate::initiator_auth::InitiatorAuthentication;
 use crate::keys::Key;
 use crate::negotiation::{Negotiator, Role, Stage};
-use crate::params::{AuthOutcome, OperationalConfig, SessionParams, SessionType};
+use crate::params::{OperationalConfig, SessionParams, SessionType};
 use crate::text::{Incoming, LOGIN_SEGMENT_LIMIT, MAX_LOGIN_PDUS, Outgoing};
 
 /// How the initiator authenticates.
@@ -169,20 +168,6 @@ impl InitiatorLoginConfig {
     }
 }
 
-#[derive(Debug)]
-enum AuthState {
-    /// AuthMethod sent, waiting for the target's choice.
-    WaitMethod,
-    /// CHAP_A sent.
-    WaitChallenge,
-    /// CHAP_R sent; for mutual CHAP, our identifier and challenge.
-    WaitResult {
-        algorithm: ChapAlgorithm,
-        mutual: Option<(u8, Vec<u8>)>,
-    },
-    Done(AuthOutcome),
-}
-
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 enum Phase {
     Running,
@@ -212,7 +197,7 @@ pub struct InitiatorLogin {
     incoming: Incoming,
     outgoing: Outgoing,
     deferred_transit: Option<LoginStage>,
-    auth: AuthState,
+    auth: InitiatorAuthentication,
     received: TextPairs,
     last_response: Option<LoginResponse>,
     transmit: VecDeque<PduBuf>,
@@ -236,6 +221,7 @@ impl InitiatorLogin {
     pub fn new(config: InitiatorLoginConfig, challenges: Box<dyn ChallengeSource>) -> Self {
         let mut negotiator = Negotiator::new(Role::Initiator, config.operational.clone());
         negotiator.session_type = config.session_type;
+        let auth = InitiatorAuthentication::new(config.auth.clone());
         let mut me = Self {
             exp_stat_sn: config.exp_stat_sn,
             config,
@@ -248,7 +234,7 @@ impl InitiatorLogin {
             incoming: Incoming::default(),
             outgoing: Outgoing::default(),
             deferred_transit: None,
-            auth: AuthState::Done(AuthOutcome::None),
+            auth,
             received: TextPairs::new(),
             last_response: None,
             transmit: VecDeque::new(),
@@ -275,19 +261,13 @@ impl InitiatorLogin {
             "SessionType".to_owned(),
             self.config.session_type.as_str().to_owned(),
         ));
-        match &self.config.auth {
-            InitiatorAuth::Chap { target, .. } => {
-                let methods = if target.is_some() {
-                    "CHAP"
-                } else {
-                    "CHAP,None"
-                };
+        match self.auth.auth_method() {
+            Some(methods) => {
                 pairs.push(("AuthMethod".to_owned(), methods.to_owned()));
-                self.auth = AuthState::WaitMethod;
                 self.stage = LoginStage::SECURITY_NEGOTIATION;
                 self.send(&pairs, Some(LoginStage::OPERATIONAL_NEGOTIATION));
             }
-            InitiatorAuth::None => {
+            None => {
                 self.stage = LoginStage::OPERATIONAL_NEGOTIATION;
                 pairs.extend(self.operational_offers());
                 self.send(&pairs, Some(LoginStage::FULL_FEATURE_PHASE));
@@ -451,7 +431,11 @@ impl InitiatorLogin {
         }
         let mut auth_replies = Vec::new();
         if stage == Stage::Security {
-            auth_replies = self.authenticate(&security, h.transit)?;
+            let (replies, event) =
+                self.auth
+                    .handle(&security, h.transit, self.challenges.as_mut())?;
+            auth_replies = replies;
+            self.events.extend(event);
         }
 
         if h.transit {
@@ -471,137 +455,13 @@ impl InitiatorLogin {
 
         let mut out = self.negotiator.take_replies();
         out.extend(auth_replies);
-        let transit = match (&self.auth, stage) {
-            (AuthState::WaitChallenge | AuthState::WaitMethod, Stage::Security) => None,
+        let transit = match (self.auth.awaits_target(), stage) {
+            (true, Stage::Security) => None,
             (_, Stage::Security) => Some(LoginStage::OPERATIONAL_NEGOTIATION),
             (_, Stage::Operational) => Some(LoginStage::FULL_FEATURE_PHASE),
         };
         self.send(&out, transit);
         Ok(())
-    }
-
-    /// One batch of the target's security keys. Returns our CHAP keys to send.
-    fn authenticate(
-        &mut self,
-        keys: &[(&str, &str)],
-        transit: bool,
-    ) -> Result<Vec<(String, String)>, LoginError> {
-        let get = |k: &str| keys.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
-        let InitiatorAuth::Chap {
-            credentials,
-            target,
-            algorithms,
-        } = &self.config.auth
-        else {
-            if keys.is_empty() {
-                return Ok(Vec::new());
-            }
-            return Err(AuthError::Unexpected("AuthMethod").into());
-        };
-        let mut out = Vec::new();
-        if let Some(method) = get("AuthMethod") {
-            if !matches!(self.auth, AuthState::WaitMethod) {
-                return Err(AuthError::Unexpected("AuthMethod").into());
-            }
-            match method {
-                "CHAP" => {
-                    let list: Vec<String> =
-                        algorithms.iter().map(|a| a.code().to_string()).collect();
-                    out.push(("CHAP_A".to_owned(), list.join(",")));
-                    self.auth = AuthState::WaitChallenge;
-                }
-                "None" if target.is_none() => self.auth = AuthState::Done(AuthOutcome::None),
-                "None" => return Err(AuthError::TargetSkippedMutual.into()),
-                other => {
-                    return Err(AuthError::NoCommonMethod {
-                        offered: other.to_owned(),
-                    }
-                    .into());
-                }
-            }
-        }
-        if let Some(a) = get("CHAP_A") {
-            if !matches!(self.auth, AuthState::WaitChallenge) {
-                return Err(AuthError::Unexpected("CHAP_A").into());
-            }
-            let algorithm = parse_numerical(a)
-                .ok()
-                .and_then(ChapAlgorithm::from_code)
-                .filter(|alg| algorithms.contains(alg))
-                .ok_or_else(|| AuthError::NoCommonAlgorithm {
-                    offered: a.to_owned(),
-                })?;
-            let id = get("CHAP_I")
-                .and_then(|v| parse_numerical(v).ok())
-                .and_then(|v| u8::try_from(v).ok())
-                .ok_or(AuthError::MissingKey("CHAP_I"))?;
-            let challenge = get("CHAP_C").ok_or(AuthError::MissingKey("CHAP_C"))?;
-            let challenge = parse_binary(challenge).map_err(|_| AuthError::Malformed("CHAP_C"))?;
-            if challenge.is_empty() || challenge.len() > MAX_CHALLENGE_LEN {
-                return Err(AuthError::ChallengeLength(challenge.len()).into());
-            }
-            let response = algorithm.response(id, &credentials.secret, &challenge);
-            out.push(("CHAP_N".to_owned(), credentials.user.clone()));
-            out.push(("CHAP_R".to_owned(), encode_hex(&response)));
-            let mutual = if target.is_some() {
-                let mut our_id = [0u8; 1];
-                self.challenges.fill(&mut our_id);
-                let mut ours = vec![0u8; challenge_len(algorithm)];
-                // Never send back the target's own challenge (reflection).
-                while ours == challenge || ours.iter().all(|b| *b == 0) {
-                    self.challenges.fill(&mut ours);
-                }
-                out.push(("CHAP_I".to_owned(), our_id[0].to_string()));
-                out.push(("CHAP_C".to_owned(), encode_hex(&ours)));
-                Some((our_id[0], ours))
-            } else {
-                None
-            };
-            self.auth = AuthState::WaitResult { algorithm, mutual };
-            if transit {
-                // The challenge came with the T bit: the target would let us
-                // through before it has seen our CHAP_R.
-                return Err(AuthError::Unexpected("T bit").into());
-            }
-            return Ok(out);
-        }
-        if let AuthState::WaitResult { algorithm, mutual } = &self.auth
-            && transit
-        {
-            let algorithm = *algorithm;
-            let is_mutual = mutual.is_some();
-            if let (Some((id, challenge)), Some(expected)) = (mutual, target) {
-                let (Some(name), Some(response)) = (get("CHAP_N"), get("CHAP_R")) else {
-                    return Err(AuthError::TargetSkippedMutual.into());
-                };
-                let response =
-                    parse_binary(response).map_err(|_| AuthError::Malformed("CHAP_R"))?;
-                let name_ok = bool::from(subtle::ConstantTimeEq::ct_eq(
-                    name.as_bytes(),
-                    expected.user.as_bytes(),
-                ));
-                if !name_ok || !algorithm.verify(*id, &expected.secret, challenge, &response) {
-                    return Err(AuthError::TargetResponseWrong.into());
-                }
-            }
-            self.events.push_back(LoginEvent::Authenticated {
-                user: credentials.user.clone(),
-                algorithm,
-                mutual: is_mutual,
-            });
-            self.auth = AuthState::Done(AuthOutcome::Chap {
-                algorithm,
-                user: credentials.user.clone(),
-                mutual: is_mutual,
-            });
-        } else if get("CHAP_N").is_some() || get("CHAP_R").is_some() {
-            return Err(AuthError::Unexpected("CHAP_R").into());
-        }
-        if transit && !matches!(self.auth, AuthState::Done(_)) {
-            // The target let us through without finishing CHAP.
-            return Err(AuthError::Unexpected("T bit").into());
-        }
-        Ok(out)
     }
 
     fn complete(&mut self, h: &LoginResponse) -> Result<(), LoginError> {
@@ -617,10 +477,7 @@ impl InitiatorLogin {
             .clone_from(&self.config.initiator_alias);
         params.target_name.clone_from(&self.config.target_name);
         params.tsih = h.tsih;
-        params.auth = match &self.auth {
-            AuthState::Done(outcome) => outcome.clone(),
-            _ => AuthOutcome::None,
-        };
+        params.auth = self.auth.outcome();
         params.cmd_sn = self.config.cmd_sn;
         params.exp_cmd_sn = h.exp_cmd_sn;
         params.max_cmd_sn = h.max_cmd_sn;

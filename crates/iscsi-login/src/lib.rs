@@ -74,6 +74,7 @@
 pub mod chap;
 mod error;
 mod initiator;
+mod initiator_auth;
 pub mod keys;
 mod negotiation;
 mod params;
