@@ -108,6 +108,8 @@ pub struct Connection {
     login_timeout_ms: u64,
     digests: Digests,
     scratch: BytesMut,
+    /// Full-feature PDUs queued since the last poll, encoded together.
+    queued: Vec<PduBuf>,
     out: EncodedPdus,
     events: VecDeque<Event>,
     closed: bool,
@@ -137,6 +139,7 @@ impl Connection {
             login_timeout_ms,
             digests: Digests::NONE,
             scratch: BytesMut::with_capacity(16 * 1024),
+            queued: Vec::new(),
             out: EncodedPdus::new(),
             events: VecDeque::new(),
             closed: false,
@@ -319,7 +322,12 @@ impl Connection {
     pub fn poll_transmit(&mut self) -> Option<EncodedPdus> {
         match self.phase {
             Phase::Login => self.encode_login(),
-            Phase::FullFeature(_) | Phase::Closed => {}
+            Phase::FullFeature(_) | Phase::Closed => {
+                let mut queued = std::mem::take(&mut self.queued);
+                self.encode(&queued);
+                queued.clear();
+                self.queued = queued;
+            }
         }
         (!self.out.is_empty()).then(|| std::mem::take(&mut self.out))
     }
@@ -372,7 +380,9 @@ impl Connection {
         let Phase::FullFeature(engine) = &mut self.phase else {
             return;
         };
-        let pdus: Vec<PduBuf> = std::iter::from_fn(|| engine.poll_transmit()).collect();
+        while let Some(p) = engine.poll_transmit() {
+            self.queued.push(p);
+        }
         let mut close = None;
         while let Some(event) = engine.poll_event() {
             match &event {
@@ -382,7 +392,6 @@ impl Connection {
             }
             self.events.push_back(Event::Session(event));
         }
-        self.encode(&pdus);
         if let Some(reason) = close {
             self.close(reason);
         }

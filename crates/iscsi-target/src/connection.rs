@@ -159,6 +159,9 @@ pub struct Connection {
     /// Digests of what is encoded now.
     digests: Digests,
     scratch: BytesMut,
+    /// PDUs queued since the last [`Connection::poll_transmit`], all under
+    /// `digests`; encoded together when polled.
+    queued: Vec<PduBuf>,
     out: EncodedPdus,
     events: VecDeque<Event>,
     closed: bool,
@@ -187,6 +190,7 @@ impl Connection {
             now_ms,
             digests: Digests::NONE,
             scratch: BytesMut::with_capacity(16 * 1024),
+            queued: Vec::new(),
             out: EncodedPdus::new(),
             events: VecDeque::new(),
             closed: false,
@@ -376,6 +380,7 @@ impl Connection {
     /// The PDUs to write next, encoded; `None` when nothing is queued.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<EncodedPdus> {
+        self.encode_queued();
         (!self.out.is_empty()).then(|| std::mem::take(&mut self.out))
     }
 
@@ -410,12 +415,17 @@ impl Connection {
         }
     }
 
-    /// Encodes `pdus` under the digests in force.
-    fn encode(&mut self, pdus: &[PduBuf]) {
-        if pdus.is_empty() {
+    /// Encodes the queued PDUs under the digests in force: once per poll,
+    /// so that one write carries every answer since the last.
+    fn encode_queued(&mut self) {
+        if self.queued.is_empty() {
             return;
         }
-        if let Err(e) = self.out.push(pdus, self.digests, &mut self.scratch) {
+        let result = self
+            .out
+            .push(self.queued.iter(), self.digests, &mut self.scratch);
+        self.queued.clear();
+        if let Err(e) = result {
             // Our own PDUs are built within the field limits; if one is not,
             // the stream cannot go on.
             self.close(format!("cannot encode a PDU: {e}"));
@@ -427,9 +437,8 @@ impl Connection {
         let Phase::Login(login) = &mut self.phase else {
             return;
         };
-        let mut pdus = Vec::new();
         while let Some(p) = login.poll_transmit() {
-            pdus.push(p);
+            self.queued.push(p);
         }
         let mut complete = None;
         let mut failed = false;
@@ -447,9 +456,9 @@ impl Connection {
             }
         }
         let login_failed = login.is_failed();
-        // The last Login Response goes out without digests.
-        self.encode(&pdus);
         if let Some(params) = complete {
+            // The last Login Response goes out without digests.
+            self.encode_queued();
             self.digests = params.digests();
             self.framer.set_limits(
                 FrameLimits::default()
@@ -472,9 +481,8 @@ impl Connection {
         let Phase::FullFeature(engine) = &mut self.phase else {
             return;
         };
-        let mut pdus = Vec::new();
         while let Some(p) = engine.poll_transmit() {
-            pdus.push(p);
+            self.queued.push(p);
         }
         let mut close = None;
         while let Some(event) = engine.poll_event() {
@@ -492,7 +500,6 @@ impl Connection {
             }
         }
         let closed = engine.is_closed();
-        self.encode(&pdus);
         if let Some(reason) = close {
             self.close(reason);
         } else if closed {
