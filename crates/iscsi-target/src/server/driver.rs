@@ -1,0 +1,384 @@
+//! One TCP connection's driver: reads into the buffer and feeds the
+//! sans-IO [`Connection`], writes what it encodes, and answers its events
+//! (sessions, SCSI commands, task management), timers, shutdown and the
+//! session's kill switch.
+
+use super::*;
+
+/// What one connection's driver tells its [`Connection`] about the
+/// deployment: the login questions, and once logged in, the target whose
+/// logical units size each command's Data-Out.
+struct Site<'a> {
+    inner: &'a Inner,
+    target: Option<Arc<TargetState>>,
+}
+
+impl TargetPolicy for Site<'_> {
+    fn accepting_logins(&self) -> bool {
+        self.inner.accepting.load(Ordering::Acquire)
+    }
+
+    fn connection_limit_reached(&self) -> bool {
+        self.inner.connections.load(Ordering::Acquire) > self.inner.config.limits.max_connections
+    }
+
+    fn target(&self, name: &str) -> TargetLookup {
+        match self.inner.targets.get(name) {
+            Some(t) if t.removed.load(Ordering::Acquire) => TargetLookup::Removed,
+            Some(t) => TargetLookup::Found {
+                auth: t.auth.clone(),
+                alias: t.alias.clone(),
+            },
+            None => TargetLookup::NotFound,
+        }
+    }
+
+    fn authorize(&self, target: &str, initiator: &str) -> bool {
+        self.inner
+            .targets
+            .get(target)
+            .is_some_and(|t| t.allow.is_empty() || t.allow.iter().any(|a| a == initiator))
+    }
+
+    fn discovery_auth(&self) -> AuthConfig {
+        self.inner.discovery_auth.clone()
+    }
+
+    fn session_exists(&self, initiator: &str, isid: Isid, tsih: Tsih) -> bool {
+        self.inner.sessions.lock().is_ok_and(|s| {
+            s.by_key
+                .get(&(initiator.to_owned(), isid))
+                .is_some_and(|e| e.tsih == tsih)
+        })
+    }
+}
+
+impl Deployment for Site<'_> {
+    fn data_out_len(&self, lun: Lun, cdb: &[u8]) -> usize {
+        self.target
+            .as_ref()
+            .and_then(|t| lun.index().and_then(|i| t.luns.get(&i)))
+            .map_or(0, |u| u.lu.expected_data_out(cdb))
+    }
+}
+
+/// Writes what the connection encoded: everything queued goes to one
+/// vectored write (tokio's `write_all_buf` uses `chunks_vectored`).
+async fn writer(
+    mut socket: tokio::net::tcp::OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<EncodedPdus>,
+) {
+    while let Some(mut out) = rx.recv().await {
+        while let Ok(more) = rx.try_recv() {
+            out.append(more);
+        }
+        if socket.write_all_buf(&mut out).await.is_err() {
+            return;
+        }
+    }
+    let _ = socket.shutdown().await;
+}
+
+/// One connection's driver: the [`Connection`] and what the runtime holds
+/// for it.
+struct Driver<'a> {
+    inner: &'a Arc<Inner>,
+    peer: SocketAddr,
+    portal: Portal,
+    conn: Connection,
+    site: Site<'a>,
+    /// The receive buffer.
+    buf: BytesMut,
+    /// The I_T nexus, once logged in.
+    nexus: Option<Nexus>,
+    /// The registered session: InitiatorName, ISID, TSIH.
+    registered: Option<(String, Isid, Tsih)>,
+    /// The session's kill switch (reinstatement, target removal, reset).
+    kill: watch::Receiver<bool>,
+    /// Where blocking-pool commands report back.
+    done: mpsc::UnboundedSender<(Itt, Response)>,
+}
+
+impl Driver<'_> {
+    /// Feeds the buffered bytes, answering events after each PDU that
+    /// raised one.
+    fn feed(&mut self) {
+        while self
+            .conn
+            .handle_bytes(self.inner.now_ms(), &mut self.buf, &self.site)
+        {
+            self.answer_events();
+        }
+        self.answer_events();
+    }
+
+    /// Answers the connection's events.
+    fn answer_events(&mut self) {
+        let inner = self.inner;
+        let peer = self.peer;
+        while let Some(event) = self.conn.poll_event() {
+            match event {
+                ConnEvent::SessionRequested(p) => match inner.register_session(&p) {
+                    Some((tsih, kill)) => {
+                        self.kill = kill;
+                        self.registered = Some((p.initiator_name.clone(), p.isid, tsih));
+                        self.conn.accept_session(tsih);
+                        // PDUs that followed the last Login Request.
+                        self.feed();
+                    }
+                    None => self
+                        .conn
+                        .refuse_session(LoginStatus::OUT_OF_RESOURCES, "no session slot is free"),
+                },
+                ConnEvent::LoggedIn(p) => {
+                    info!(%peer, initiator = %p.initiator_name, target = p.target_name.as_deref().unwrap_or("(discovery)"), tsih = p.tsih.0, "logged in");
+                    self.site.target = p
+                        .target_name
+                        .as_ref()
+                        .and_then(|n| inner.targets.get(n))
+                        .cloned();
+                    let nexus = Nexus::new(
+                        inner.next_nexus.fetch_add(1, Ordering::Relaxed),
+                        format!("{},i,0x{}", p.initiator_name, p.isid),
+                        self.portal.group,
+                    );
+                    if let Some(t) = &self.site.target {
+                        for unit in t.luns.values() {
+                            unit.lu.add_nexus(&nexus);
+                        }
+                    }
+                    self.nexus = Some(nexus);
+                }
+                ConnEvent::LoginFailed { status, reason } => {
+                    info!(%peer, status = %status, %reason, "login refused");
+                }
+                ConnEvent::Execute(task) => match &self.nexus {
+                    Some(nexus) => execute(
+                        &mut self.conn,
+                        self.site.target.as_ref(),
+                        nexus,
+                        task,
+                        &self.done,
+                    ),
+                    None => self.conn.complete(task.itt, &lun_not_supported(&task.cdb)),
+                },
+                ConnEvent::TaskManagement { itt, function, lun } => {
+                    let response =
+                        self.nexus
+                            .as_ref()
+                            .map_or(TmfResponseCode::FUNCTION_REJECTED, |nexus| {
+                                task_management(
+                                    inner,
+                                    self.site.target.as_ref(),
+                                    nexus,
+                                    function,
+                                    lun,
+                                )
+                            });
+                    self.conn.complete_task_management(itt, response);
+                }
+                ConnEvent::Logout => {}
+                ConnEvent::Closed { reason } => debug!(%peer, %reason, "closing the connection"),
+            }
+        }
+    }
+
+    /// Forgets the nexus and the session when the connection ends.
+    fn finish(&self) {
+        if let (Some(nexus), Some(t)) = (&self.nexus, &self.site.target) {
+            for unit in t.luns.values() {
+                unit.lu.nexus_lost(nexus.id);
+            }
+        }
+        if self.nexus.is_some() {
+            info!(peer = %self.peer, "session ended");
+        }
+        if let Some((initiator, isid, tsih)) = &self.registered {
+            self.inner.unregister_session(initiator, *isid, *tsih);
+        }
+    }
+}
+
+/// Drives one connection: reads into the buffer and feeds the
+/// [`Connection`], hands its output to the writer task, answers its events,
+/// its timers, shutdown and the session's kill switch.
+pub(super) async fn connection(
+    inner: &Arc<Inner>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    portal: Portal,
+) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let (mut rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let writer_task = tokio::spawn(writer(wr, rx));
+    let (done, mut done_rx) = mpsc::unbounded_channel::<(Itt, Response)>();
+    let mut d = Driver {
+        inner,
+        peer,
+        portal,
+        conn: Connection::new(
+            inner.connection_config(portal),
+            Box::new(OsChallengeSource::new()),
+            inner.now_ms(),
+        ),
+        site: Site {
+            inner,
+            target: None,
+        },
+        buf: BytesMut::with_capacity(256 * 1024),
+        nexus: None,
+        registered: None,
+        // No session yet: a kill switch that never fires (its sender is gone).
+        kill: watch::channel(false).1,
+        done,
+    };
+    let mut shutdown = inner.shutdown.subscribe();
+    let grace = inner.config.limits.shutdown_grace_s;
+    let result: io::Result<()> = loop {
+        let sleep_until = d
+            .conn
+            .poll_timeout()
+            .map(|ms| inner.started + Duration::from_millis(ms))
+            .map(tokio::time::Instant::from_std);
+        tokio::select! {
+            read = rd.read_buf(&mut d.buf) => match read {
+                Ok(0) => break Ok(()),
+                Ok(_) => d.feed(),
+                Err(e) => break Err(e),
+            },
+            Some((itt, response)) = done_rx.recv() => d.conn.complete(itt, &response),
+            () = sleep_or_pending(sleep_until) => d.conn.handle_timeout(inner.now_ms()),
+            Ok(()) = shutdown.changed() => d.conn.request_logout(grace),
+            Ok(()) = d.kill.changed() => {
+                if *d.kill.borrow() {
+                    d.conn.close("session closed by the target");
+                }
+            }
+        }
+        d.answer_events();
+        while let Some(out) = d.conn.poll_transmit() {
+            let _ = tx.send(out);
+        }
+        if d.conn.is_closed() {
+            break Ok(());
+        }
+    };
+    d.finish();
+    drop(tx);
+    let _ = writer_task.await;
+    result
+}
+
+async fn sleep_or_pending(until: Option<tokio::time::Instant>) {
+    match until {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn execute(
+    conn: &mut Connection,
+    target: Option<&Arc<TargetState>>,
+    nexus: &Nexus,
+    task: ScsiTask,
+    done: &mpsc::UnboundedSender<(Itt, Response)>,
+) {
+    let Some(target) = target else {
+        conn.complete(task.itt, &lun_not_supported(&task.cdb));
+        return;
+    };
+    if task.cdb.first() == Some(&iscsi_scsi::cdb::op::REPORT_LUNS) {
+        conn.complete(task.itt, &report_luns(&target.lun_ids(), &task.cdb));
+        return;
+    }
+    let Some(unit) = task.lun.index().and_then(|i| target.luns.get(&i)) else {
+        conn.complete(task.itt, &lun_not_supported(&task.cdb));
+        return;
+    };
+    if unit.inline {
+        let response = unit.lu.execute(&request(nexus, &task));
+        log_backend_error(nexus, &task, &response);
+        conn.complete(task.itt, &response);
+    } else {
+        let lu = unit.lu.clone();
+        let nexus = nexus.clone();
+        let done = done.clone();
+        tokio::task::spawn_blocking(move || {
+            let response = lu.execute(&request(&nexus, &task));
+            log_backend_error(&nexus, &task, &response);
+            let _ = done.send((task.itt, response));
+        });
+    }
+}
+
+/// A MEDIUM ERROR's cause goes to the log: the initiator only sees the
+/// sense data, the operator needs the OS error.
+fn log_backend_error(nexus: &Nexus, task: &ScsiTask, response: &Response) {
+    if let Some(error) = &response.backend_error {
+        tracing::error!(
+            initiator = %nexus.initiator_port,
+            lun = ?task.lun.index(),
+            opcode = format_args!("{:#04x}", task.cdb.first().copied().unwrap_or(0)),
+            %error,
+            "backend I/O failed; answered CHECK CONDITION, MEDIUM ERROR"
+        );
+    }
+}
+
+/// The SCSI request of a task, with the Data-Out length the initiator announced.
+fn request<'a>(nexus: &'a Nexus, task: &'a ScsiTask) -> Request<'a> {
+    let r = Request::new(nexus, &task.cdb, &task.data_out);
+    match task.announced_data_out {
+        Some(n) => r.with_announced_data_out(n),
+        None => r,
+    }
+}
+
+fn task_management(
+    inner: &Arc<Inner>,
+    target: Option<&Arc<TargetState>>,
+    nexus: &Nexus,
+    function: TmfFunction,
+    lun: Lun,
+) -> TmfResponseCode {
+    let Some(target) = target else {
+        return TmfResponseCode::FUNCTION_REJECTED;
+    };
+    match function {
+        TmfFunction::LOGICAL_UNIT_RESET => match lun.index().and_then(|i| target.luns.get(&i)) {
+            Some(unit) => {
+                unit.lu.reset(ResetKind::LogicalUnit, Some(nexus.id));
+                TmfResponseCode::FUNCTION_COMPLETE
+            }
+            None => TmfResponseCode::LUN_DOES_NOT_EXIST,
+        },
+        TmfFunction::TARGET_WARM_RESET | TmfFunction::TARGET_COLD_RESET => {
+            let kind = if function == TmfFunction::TARGET_COLD_RESET {
+                ResetKind::TargetCold
+            } else {
+                ResetKind::TargetWarm
+            };
+            for unit in target.luns.values() {
+                unit.lu.reset(kind, Some(nexus.id));
+            }
+            if kind == ResetKind::TargetCold {
+                // A cold reset ends every session of the target (SAM-5 §6.3.4)
+                // once the response has gone out.
+                if let Ok(sessions) = inner.sessions.lock() {
+                    for s in sessions.by_key.values() {
+                        if s.target.as_deref() == Some(target.name.as_str()) {
+                            let kill = s.kill.clone();
+                            tokio::spawn(async move {
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                                let _ = kill.send(true);
+                            });
+                        }
+                    }
+                }
+            }
+            TmfResponseCode::FUNCTION_COMPLETE
+        }
+        _ => TmfResponseCode::FUNCTION_COMPLETE,
+    }
+}
