@@ -26,7 +26,7 @@
 //! | error | answer | connection |
 //! |---|---|---|
 //! | forbidden flag combination ([`PduError::InvalidField`]) | Reject 0x09 | stays open |
-//! | unknown opcode, SNACK at ERL 0, Login in full feature | Reject 0x05 / 0x08 / 0x04 | stays open |
+//! | unknown opcode, SNACK at ERL 0, Login in full feature | Reject 0x05 / 0x03 / 0x04 | stays open |
 //! | data digest ([`FrameError::DataDigest`]) | Reject 0x02 | stays open |
 //! | AHS that contradicts TotalAHSLength ([`PduError::is_format_error`], RFC 7143 §7.13) | Reject 0x09 | closed |
 //! | data segment over MaxRecvDataSegmentLength | Reject 0x04 | closed |
