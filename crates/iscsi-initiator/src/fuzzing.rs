@@ -327,7 +327,8 @@ fn answers(s: &Setup) -> Vec<PduBuf> {
     ]
 }
 
-/// Seed inputs (name, bytes): the answers of [`answers`] under each setup.
+/// Seed inputs (name, bytes): a target's answers to all five requests
+/// under each setup.
 #[must_use]
 pub fn seed_inputs() -> Vec<(String, Vec<u8>)> {
     [

@@ -25,10 +25,10 @@
 //!
 //! | error | answer | connection |
 //! |---|---|---|
-//! | forbidden flag combination ([`PduError::InvalidField`]) | Reject 0x09 | stays open |
+//! | forbidden flag combination ([`iscsi_pdu::PduError::InvalidField`]) | Reject 0x09 | stays open |
 //! | unknown opcode, SNACK at ERL 0, Login in full feature | Reject 0x05 / 0x03 / 0x04 | stays open |
 //! | data digest ([`FrameError::DataDigest`]) | Reject 0x02 | stays open |
-//! | AHS that contradicts TotalAHSLength ([`PduError::is_format_error`], RFC 7143 §7.13) | Reject 0x09 | closed |
+//! | AHS that contradicts TotalAHSLength ([`iscsi_pdu::PduError::is_format_error`], RFC 7143 §7.13) | Reject 0x09 | closed |
 //! | data segment over MaxRecvDataSegmentLength | Reject 0x04 | closed |
 //! | header digest (RFC 7143 §7.8) | none | closed |
 //! | anything malformed during login | Login Response 0x020B | closed |

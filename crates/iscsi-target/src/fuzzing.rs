@@ -515,7 +515,8 @@ fn session_pdus(setup: Setup, first_cmd_sn: CmdSn) -> Vec<PduBuf> {
 }
 
 /// Seed inputs (name, bytes) that reach deep into the full feature phase:
-/// the realistic session of [`session_pdus`] under each setup.
+/// a realistic session (commands, NOP-Out, Text, ABORT TASK, Logout)
+/// under each setup.
 #[must_use]
 pub fn seed_inputs() -> Vec<(String, Vec<u8>)> {
     let setups = [
