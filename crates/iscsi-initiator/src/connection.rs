@@ -108,7 +108,8 @@ pub struct Connection {
     login_timeout_ms: u64,
     digests: Digests,
     scratch: BytesMut,
-    /// Full-feature PDUs queued since the last poll, encoded together.
+    /// PDUs queued since the last poll, all under `digests`; encoded
+    /// together when polled.
     queued: Vec<PduBuf>,
     out: EncodedPdus,
     events: VecDeque<Event>,
@@ -222,7 +223,8 @@ impl Connection {
         }
         if let Some(params) = complete {
             // Login Requests still queued go out without digests.
-            self.encode_login();
+            self.queue_login();
+            self.encode_queued();
             self.digests = params.digests();
             self.framer
                 .set_limits(self.framer.limits().with_digests(self.digests));
@@ -320,15 +322,10 @@ impl Connection {
     /// The PDUs to write next, encoded; `None` when nothing is queued.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<EncodedPdus> {
-        match self.phase {
-            Phase::Login => self.encode_login(),
-            Phase::FullFeature(_) | Phase::Closed => {
-                let mut queued = std::mem::take(&mut self.queued);
-                self.encode(&queued);
-                queued.clear();
-                self.queued = queued;
-            }
+        if matches!(self.phase, Phase::Login) {
+            self.queue_login();
         }
+        self.encode_queued();
         (!self.out.is_empty()).then(|| std::mem::take(&mut self.out))
     }
 
@@ -360,18 +357,25 @@ impl Connection {
         }
     }
 
-    fn encode(&mut self, pdus: &[PduBuf]) {
-        if pdus.is_empty() {
+    /// Encodes the queued PDUs under the digests in force.
+    fn encode_queued(&mut self) {
+        if self.queued.is_empty() {
             return;
         }
-        if let Err(e) = self.out.push(pdus, self.digests, &mut self.scratch) {
+        let result = self
+            .out
+            .push(self.queued.iter(), self.digests, &mut self.scratch);
+        self.queued.clear();
+        if let Err(e) = result {
             self.close(format!("cannot encode a PDU: {e}"));
         }
     }
 
-    fn encode_login(&mut self) {
-        let pdus: Vec<PduBuf> = std::iter::from_fn(|| self.login.poll_transmit()).collect();
-        self.encode(&pdus);
+    /// Queues the Login Requests the login machine has ready.
+    fn queue_login(&mut self) {
+        while let Some(p) = self.login.poll_transmit() {
+            self.queued.push(p);
+        }
     }
 
     /// Collects what the engine queued: PDUs (encoded now, so that one
