@@ -230,7 +230,8 @@ fn check_no_binary_dependencies(krate: &str) -> Result {
 }
 
 /// Sources that must stay sans-IO besides every file of [`CORE_CRATES`]:
-/// the engines and connection machines of the runtime crates.
+/// the engines and connection machines of the runtime crates, each with
+/// the submodules in the directory of its name.
 const SANS_IO_MODULES: &[&str] = &[
     "crates/iscsi-target/src/engine.rs",
     "crates/iscsi-target/src/connection.rs",
@@ -253,21 +254,18 @@ const RUNTIME_WORDS: &[&str] = &[
 /// Returns how many files were checked.
 fn check_sans_io_sources() -> Result<usize> {
     let root = util::root();
-    let mut files: Vec<std::path::PathBuf> = SANS_IO_MODULES.iter().map(|m| root.join(m)).collect();
-    for krate in CORE_CRATES {
-        let mut dirs = vec![root.join("crates").join(krate).join("src")];
-        while let Some(dir) = dirs.pop() {
-            let entries = std::fs::read_dir(&dir)
-                .map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path.extension().is_some_and(|x| x == "rs") {
-                    files.push(path);
-                }
-            }
+    let mut files = Vec::new();
+    for module in SANS_IO_MODULES {
+        // `engine.rs` and its submodules under `engine/`.
+        let file = root.join(module);
+        let dir = file.with_extension("");
+        files.push(file);
+        if dir.is_dir() {
+            rust_files(&dir, &mut files)?;
         }
+    }
+    for krate in CORE_CRATES {
+        rust_files(&root.join("crates").join(krate).join("src"), &mut files)?;
     }
     for file in &files {
         let text = std::fs::read_to_string(file)
@@ -281,6 +279,24 @@ fn check_sans_io_sources() -> Result<usize> {
         }
     }
     Ok(files.len())
+}
+
+/// Every `.rs` file under `dir`, recursively, appended to `files`.
+fn rust_files(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) -> Result<()> {
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries =
+            std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The first line (1-based) of `text` outside comments that names a
