@@ -4,6 +4,7 @@
 //! REPORT SUPPORTED OPERATION CODES reports (SPC-4 §6.35). The logical
 //! unit, the reservation check and the Data-Out sizing all read it.
 
+use crate::command::Command;
 use crate::sense::Sense;
 
 /// Operation codes (T10 op-num.txt).
@@ -110,16 +111,13 @@ pub(crate) enum Access {
 }
 
 /// How a command's Data-Out Buffer Size (SAM-5 §5.1), in bytes, follows
-/// from its CDB and the logical block size.
+/// from its decoded [`Command`] and the logical block size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum DataOut {
     /// No Data-Out.
     None,
-    /// TRANSFER LENGTH logical blocks (0 in READ(6)/WRITE(6) means 256).
+    /// TRANSFER LENGTH (or NUMBER OF LOGICAL BLOCKS) logical blocks.
     TransferLength,
-    /// NUMBER OF LOGICAL BLOCKS in the 16-bit field at this byte (WRITE
-    /// ATOMIC(16), SBC-4 §5.48).
-    BlocksAt16(usize),
     /// VERIFY: BYTCHK 01b sends TRANSFER LENGTH blocks, 11b one block,
     /// otherwise none (SBC-4 §5.33).
     Verify,
@@ -130,37 +128,32 @@ pub(crate) enum DataOut {
     /// Twice NUMBER OF LOGICAL BLOCKS: verify data, then write data
     /// (COMPARE AND WRITE, SBC-4 §5.3).
     CompareAndWrite,
-    /// PARAMETER LIST LENGTH, one byte at this offset.
-    ParameterList8(usize),
-    /// PARAMETER LIST LENGTH, two bytes at this offset.
-    ParameterList16(usize),
-    /// PARAMETER LIST LENGTH, four bytes at this offset.
-    ParameterList32(usize),
+    /// PARAMETER LIST LENGTH bytes.
+    ParameterList,
 }
 
 impl DataOut {
-    /// Bytes of Data-Out `cdb` transfers with logical blocks of
+    /// Bytes of Data-Out `command` transfers with logical blocks of
     /// `block_size` bytes (saturating at `usize::MAX`).
-    pub(crate) fn bytes(self, cdb: &[u8], block_size: u32) -> usize {
-        let f = Fields(cdb);
+    pub(crate) fn bytes(self, command: &Command, block_size: u32) -> usize {
         let blocks =
             |n: u64| usize::try_from(n.saturating_mul(u64::from(block_size))).unwrap_or(usize::MAX);
-        match self {
-            Self::None => 0,
-            Self::TransferLength => blocks(u64::from(rw_fields(cdb).1)),
-            Self::BlocksAt16(at) => blocks(u64::from(f.u16(at))),
-            Self::Verify => match (f.u8(1) >> 1) & 0x03 {
-                1 => blocks(u64::from(rw_fields(cdb).1)),
-                3 => blocks(1),
-                _ => 0,
-            },
-            Self::OneBlock => blocks(1),
-            Self::OneBlockUnlessNdob if f.bit(1, 0x01) => 0,
-            Self::OneBlockUnlessNdob => blocks(1),
-            Self::CompareAndWrite => blocks(2 * u64::from(f.u8(13))),
-            Self::ParameterList8(at) => usize::from(f.u8(at)),
-            Self::ParameterList16(at) => usize::from(f.u16(at)),
-            Self::ParameterList32(at) => usize::try_from(f.u32(at)).unwrap_or(usize::MAX),
+        let transfer_length = command
+            .block_access()
+            .map_or(0, |a| u64::from(a.transfer_length));
+        match (self, *command) {
+            (Self::None, _) => 0,
+            (Self::TransferLength, _) => blocks(transfer_length),
+            (Self::Verify, Command::Verify { bytchk: 1, .. }) => blocks(transfer_length),
+            (Self::Verify, Command::Verify { bytchk: 3, .. }) => blocks(1),
+            (Self::Verify, _) => 0,
+            (Self::OneBlock, _) => blocks(1),
+            (Self::OneBlockUnlessNdob, Command::WriteSame { ndob: true, .. }) => 0,
+            (Self::OneBlockUnlessNdob, _) => blocks(1),
+            (Self::CompareAndWrite, _) => blocks(2 * transfer_length),
+            (Self::ParameterList, _) => {
+                usize::try_from(command.parameter_list_length()).unwrap_or(usize::MAX)
+            }
         }
     }
 }
@@ -211,7 +204,7 @@ pub(crate) const COMMANDS: &[CommandSpec] = commands! {
     op::READ_6, None, Read, Read, DataOut::None, true, [0x08, 0x1f, 0xff, 0xff, 0xff, 0x07];
     op::WRITE_6, None, Write, Write, DataOut::TransferLength, true, [0x0a, 0x1f, 0xff, 0xff, 0xff, 0x07];
     op::INQUIRY, None, Inquiry, Always, DataOut::None, false, [0x12, 0x01, 0xff, 0xff, 0xff, 0x07];
-    op::MODE_SELECT_6, None, ModeSelect, Write, DataOut::ParameterList8(4), true, [0x15, 0x11, 0, 0, 0xff, 0x07];
+    op::MODE_SELECT_6, None, ModeSelect, Write, DataOut::ParameterList, true, [0x15, 0x11, 0, 0, 0xff, 0x07];
     op::RESERVE_6, None, Reserve, Spc2, DataOut::None, true, [0x16, 0, 0, 0, 0, 0x07];
     op::RELEASE_6, None, Release, Always, DataOut::None, true, [0x17, 0, 0, 0, 0, 0x07];
     op::MODE_SENSE_6, None, ModeSense, Read, DataOut::None, true, [0x1a, 0x08, 0xff, 0xff, 0xff, 0x07];
@@ -226,8 +219,8 @@ pub(crate) const COMMANDS: &[CommandSpec] = commands! {
     op::SYNCHRONIZE_CACHE_10, None, SynchronizeCache, Write, DataOut::None, true, [0x35, 0x02, 0xff, 0xff, 0xff, 0xff, 0x3f, 0xff, 0xff, 0x07];
     op::READ_DEFECT_DATA_10, None, ReadDefectData, Read, DataOut::None, true, [0x37, 0, 0x1f, 0, 0, 0, 0, 0xff, 0xff, 0x07];
     op::WRITE_SAME_10, None, WriteSame, Write, DataOut::OneBlock, true, [0x41, 0xfa, 0xff, 0xff, 0xff, 0xff, 0x3f, 0xff, 0xff, 0x07];
-    op::UNMAP, None, Unmap, Write, DataOut::ParameterList16(7), true, [0x42, 0x01, 0, 0, 0, 0, 0x3f, 0xff, 0xff, 0x07];
-    op::MODE_SELECT_10, None, ModeSelect, Write, DataOut::ParameterList16(7), true, [0x55, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, 0x07];
+    op::UNMAP, None, Unmap, Write, DataOut::ParameterList, true, [0x42, 0x01, 0, 0, 0, 0, 0x3f, 0xff, 0xff, 0x07];
+    op::MODE_SELECT_10, None, ModeSelect, Write, DataOut::ParameterList, true, [0x55, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, 0x07];
     op::RESERVE_10, None, Reserve, Spc2, DataOut::None, true, [0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0x07];
     op::RELEASE_10, None, Release, Always, DataOut::None, true, [0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0x07];
     op::MODE_SENSE_10, None, ModeSense, Read, DataOut::None, true, [0x5a, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0x07];
@@ -235,13 +228,13 @@ pub(crate) const COMMANDS: &[CommandSpec] = commands! {
     op::PERSISTENT_RESERVE_IN, Some(0x01), PersistentReserveIn, Always, DataOut::None, true, [0x5e, 0x1f, 0, 0, 0, 0, 0, 0xff, 0xff, 0x07];
     op::PERSISTENT_RESERVE_IN, Some(0x02), PersistentReserveIn, Always, DataOut::None, true, [0x5e, 0x1f, 0, 0, 0, 0, 0, 0xff, 0xff, 0x07];
     op::PERSISTENT_RESERVE_IN, Some(0x03), PersistentReserveIn, Always, DataOut::None, true, [0x5e, 0x1f, 0, 0, 0, 0, 0, 0xff, 0xff, 0x07];
-    op::PERSISTENT_RESERVE_OUT, Some(0x00), PersistentReserveOut, Always, DataOut::ParameterList32(5), true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
-    op::PERSISTENT_RESERVE_OUT, Some(0x01), PersistentReserveOut, Always, DataOut::ParameterList32(5), true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
-    op::PERSISTENT_RESERVE_OUT, Some(0x02), PersistentReserveOut, Always, DataOut::ParameterList32(5), true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
-    op::PERSISTENT_RESERVE_OUT, Some(0x03), PersistentReserveOut, Always, DataOut::ParameterList32(5), true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
-    op::PERSISTENT_RESERVE_OUT, Some(0x04), PersistentReserveOut, Always, DataOut::ParameterList32(5), true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
-    op::PERSISTENT_RESERVE_OUT, Some(0x05), PersistentReserveOut, Always, DataOut::ParameterList32(5), true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
-    op::PERSISTENT_RESERVE_OUT, Some(0x06), PersistentReserveOut, Always, DataOut::ParameterList32(5), true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
+    op::PERSISTENT_RESERVE_OUT, Some(0x00), PersistentReserveOut, Always, DataOut::ParameterList, true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
+    op::PERSISTENT_RESERVE_OUT, Some(0x01), PersistentReserveOut, Always, DataOut::ParameterList, true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
+    op::PERSISTENT_RESERVE_OUT, Some(0x02), PersistentReserveOut, Always, DataOut::ParameterList, true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
+    op::PERSISTENT_RESERVE_OUT, Some(0x03), PersistentReserveOut, Always, DataOut::ParameterList, true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
+    op::PERSISTENT_RESERVE_OUT, Some(0x04), PersistentReserveOut, Always, DataOut::ParameterList, true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
+    op::PERSISTENT_RESERVE_OUT, Some(0x05), PersistentReserveOut, Always, DataOut::ParameterList, true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
+    op::PERSISTENT_RESERVE_OUT, Some(0x06), PersistentReserveOut, Always, DataOut::ParameterList, true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
     op::READ_16, None, Read, Read, DataOut::None, true, [0x88, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 0x07];
     op::COMPARE_AND_WRITE, None, CompareAndWrite, Write, DataOut::CompareAndWrite, true, [0x89, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0xff, 0x3f, 0x07];
     op::WRITE_16, None, Write, Write, DataOut::TransferLength, true, [0x8a, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 0x07];
@@ -251,7 +244,7 @@ pub(crate) const COMMANDS: &[CommandSpec] = commands! {
     op::PRE_FETCH_16, None, PreFetch, Read, DataOut::None, true, [0x90, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 0x07];
     op::SYNCHRONIZE_CACHE_16, None, SynchronizeCache, Write, DataOut::None, true, [0x91, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 0x07];
     op::WRITE_SAME_16, None, WriteSame, Write, DataOut::OneBlockUnlessNdob, true, [0x93, 0xf9, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 0x07];
-    op::WRITE_ATOMIC_16, None, Write, Write, DataOut::BlocksAt16(12), true, [0x9c, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0xff, 0xff, 0x3f, 0x07];
+    op::WRITE_ATOMIC_16, None, Write, Write, DataOut::TransferLength, true, [0x9c, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0xff, 0xff, 0x3f, 0x07];
     op::SERVICE_ACTION_IN_16, Some(op::SAI_READ_CAPACITY_16), ServiceActionIn, Always, DataOut::None, true, [0x9e, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x07];
     op::SERVICE_ACTION_IN_16, Some(op::SAI_GET_LBA_STATUS), ServiceActionIn, Read, DataOut::None, true, [0x9e, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0x07];
     op::REPORT_LUNS, None, ReportLuns, Always, DataOut::None, false, [0xa0, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0x07];
@@ -321,31 +314,9 @@ pub(crate) fn access(cdb: &[u8]) -> Access {
 /// `block_size` bytes; 0 for a command we do not implement.
 pub(crate) fn data_out_len(cdb: &[u8], block_size: u32) -> usize {
     let opcode = cdb.first().copied().unwrap_or(0xff);
-    rows(opcode)
-        .next()
-        .map_or(0, |c| c.data_out.bytes(cdb, block_size))
-}
-
-/// LBA, TRANSFER LENGTH (blocks) and the protection field of a READ- or
-/// WRITE-style CDB of any length (SBC-4 §5: 6-byte CDBs carry a 21-bit LBA
-/// and no protection field, and TRANSFER LENGTH 0 means 256 for READ(6)
-/// and WRITE(6)).
-pub(crate) fn rw_fields(cdb: &[u8]) -> (u64, u32, u8) {
-    let f = Fields(cdb);
-    match f.u8(0) >> 5 {
-        0 => {
-            let lba = u64::from(f.u24(1) & 0x1f_ffff);
-            let len = u32::from(f.u8(4));
-            let len = if len == 0 && matches!(f.u8(0), op::READ_6 | op::WRITE_6) {
-                256
-            } else {
-                len
-            };
-            (lba, len, 0)
-        }
-        1 | 2 => (u64::from(f.u32(2)), u32::from(f.u16(7)), f.u8(1) >> 5),
-        5 => (u64::from(f.u32(2)), f.u32(6), f.u8(1) >> 5),
-        _ => (f.u64(2), f.u32(10), f.u8(1) >> 5),
+    match (rows(opcode).next(), Command::parse(cdb)) {
+        (Some(spec), Ok(command)) => spec.data_out.bytes(&command, block_size),
+        _ => 0,
     }
 }
 

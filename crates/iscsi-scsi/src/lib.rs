@@ -51,6 +51,7 @@
 mod asc_text;
 mod backend;
 pub mod cdb;
+mod command;
 pub mod initiator;
 mod lu;
 mod mode;
@@ -63,6 +64,7 @@ mod vpd;
 pub mod fuzzing;
 
 pub use backend::{BackendError, BlockBackend, FileBackend, MemoryBackend};
+pub use command::{BlockAccess, Command, ModeSense, ReportSupportedOperationCodes};
 pub use lu::{
     LogicalUnit, LuConfig, MAX_COMPARE_AND_WRITE_BLOCKS, MAX_TRANSFER_BLOCKS, MAX_TRANSFER_BYTES,
     MAX_UNMAP_BLOCKS, MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BLOCKS, Nexus, Request, ResetKind,

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::backend::BlockBackend;
-use crate::cdb::{self, Fields, Handler, op};
+use crate::cdb::{self, Fields};
+use crate::command::{BlockAccess, Command, ModeSense};
 use crate::pr::Reservations;
 use crate::sense::{Asc, Sense, SenseFormat, SenseKey, Status};
 
@@ -557,7 +558,6 @@ impl LogicalUnit {
     pub fn execute(&self, req: &Request<'_>) -> Response {
         let format = self.sense_format();
         let cdb = req.cdb;
-        let opcode = cdb.first().copied().unwrap_or(0xff);
         if let Err(sense) = cdb::check_len(cdb) {
             return Response::check(sense, format);
         }
@@ -576,48 +576,85 @@ impl LogicalUnit {
                 return Response::status(Status::RESERVATION_CONFLICT);
             }
         }
-        let Some(handler) = cdb::handler(opcode) else {
-            let sense = Sense {
-                field: Some(crate::sense::FieldPointer {
-                    in_cdb: true,
-                    byte: 0,
-                    bit: None,
-                }),
-                ..Sense::new(
-                    SenseKey::ILLEGAL_REQUEST,
-                    Asc::INVALID_COMMAND_OPERATION_CODE,
-                )
-            };
-            return Response::failed(Fail::Check(sense), format);
+        let command = match Command::parse(cdb) {
+            Ok(command) => command,
+            Err(sense) => return Response::check(sense, format),
         };
-        let outcome = match handler {
-            Handler::TestUnitReady => Ok(Bytes::new()),
-            Handler::Inquiry => self.inquiry(req),
-            Handler::RequestSense => return self.request_sense(req, format),
+        let outcome = match command {
+            Command::TestUnitReady => Ok(Bytes::new()),
+            Command::Inquiry {
+                evpd,
+                cmddt_or_reserved,
+                page_code,
+                allocation_length,
+            } => self.inquiry(req, evpd, cmddt_or_reserved, page_code, allocation_length),
+            Command::RequestSense {
+                desc,
+                allocation_length,
+            } => return self.request_sense(req, desc, allocation_length),
             // REPORT LUNS is the target's: it knows every LUN.
-            Handler::ReportLuns => Err(illegal(Asc::INVALID_COMMAND_OPERATION_CODE)),
-            Handler::ModeSense => self.mode_sense(req),
-            Handler::ModeSelect => self.mode_select(req),
-            Handler::MaintenanceIn => self.maintenance_in(req),
-            Handler::PreventAllow => self.prevent_allow(req),
-            Handler::StartStopUnit => self.start_stop_unit(req),
-            Handler::Reserve => self.reserve(req),
-            Handler::Release => self.release(req),
-            Handler::PersistentReserveIn => self.persistent_reserve_in(req),
-            Handler::PersistentReserveOut => self.persistent_reserve_out(req),
-            Handler::ReadCapacity10 => self.read_capacity_10(req),
-            Handler::ServiceActionIn => self.service_action_in(req),
-            Handler::Read => self.read(req),
-            Handler::Write => self.write(req),
-            Handler::WriteAndVerify => self.write_and_verify(req),
-            Handler::OrWrite => self.orwrite(req),
-            Handler::Verify => self.verify(req),
-            Handler::SynchronizeCache => self.synchronize_cache(req),
-            Handler::PreFetch => return self.pre_fetch(req, format),
-            Handler::WriteSame => self.write_same(req),
-            Handler::Unmap => self.unmap(req),
-            Handler::CompareAndWrite => self.compare_and_write(req),
-            Handler::ReadDefectData => self.read_defect_data(req),
+            Command::ReportLuns { .. } => Err(illegal(Asc::INVALID_COMMAND_OPERATION_CODE)),
+            Command::ModeSense(fields) => self.mode_sense(&fields),
+            Command::ModeSelect { ten, sp, .. } => self.mode_select(req, ten, sp, &command),
+            Command::ReportSupportedOperationCodes(fields) => {
+                crate::mode::report_supported_opcodes(&fields)
+            }
+            Command::PreventAllowMediumRemoval { prevent } => self.prevent_allow(req, prevent),
+            Command::StartStopUnit {
+                power_condition,
+                loej,
+                start,
+                ..
+            } => self.start_stop_unit(power_condition, loej, start),
+            Command::Reserve {
+                third_party_or_extents,
+            } => self.reserve(req, third_party_or_extents),
+            Command::Release => self.release(req),
+            Command::PersistentReserveIn {
+                service_action,
+                allocation_length,
+            } => self.persistent_reserve_in(req, service_action, allocation_length),
+            Command::PersistentReserveOut {
+                service_action,
+                scope_type,
+                parameter_list_length,
+            } => {
+                self.persistent_reserve_out(req, service_action, scope_type, parameter_list_length)
+            }
+            Command::ReadCapacity10 { lba, pmi } => self.read_capacity_10(lba, pmi),
+            Command::ReadCapacity16 { allocation_length } => {
+                Ok(self.read_capacity_16(allocation_length))
+            }
+            Command::GetLbaStatus {
+                lba,
+                allocation_length,
+            } => self.get_lba_status(lba, allocation_length),
+            Command::Read(access) => self.read(access),
+            Command::Write { access, atomic } => self.write(req, access, atomic),
+            Command::WriteAndVerify { access, bytchk } => {
+                self.write_and_verify(req, access, bytchk)
+            }
+            Command::OrWrite(access) => self.orwrite(req, access),
+            Command::Verify { access, bytchk } => self.verify(req, access, bytchk),
+            Command::SynchronizeCache { access, .. } => self.synchronize_cache(access),
+            Command::PreFetch { access, .. } => return self.pre_fetch(access, format),
+            Command::WriteSame {
+                sixteen,
+                access,
+                unmap,
+                anchor,
+                ndob,
+            } => self.write_same(req, sixteen, access, unmap, anchor, ndob),
+            Command::Unmap {
+                anchor,
+                parameter_list_length,
+            } => self.unmap(req, anchor, parameter_list_length),
+            Command::CompareAndWrite(access) => self.compare_and_write(req, access),
+            Command::ReadDefectData {
+                ten,
+                list_format,
+                allocation_length,
+            } => Ok(sbc::read_defect_data(ten, list_format, allocation_length)),
         };
         match outcome {
             Ok(data) => Response::good(data),
@@ -657,10 +694,15 @@ impl crate::mode::ModeSink for ModeViewMut<'_> {
 /// answers REPORT LUNS with it, whatever LUN the command names.
 #[must_use]
 pub fn report_luns(luns: &[u16], cdb: &[u8]) -> Response {
-    let f = Fields(cdb);
-    let select = f.u8(2);
-    let alloc = usize::try_from(f.u32(6)).unwrap_or(usize::MAX);
-    if cdb.len() < 12 || !matches!(select, 0x00 | 0x01 | 0x02 | 0x10 | 0x11 | 0x12) {
+    let Ok(Command::ReportLuns {
+        select_report: select,
+        allocation_length,
+    }) = Command::parse(cdb)
+    else {
+        return Response::check(Sense::invalid_cdb_field(2, None), SenseFormat::Fixed);
+    };
+    let alloc = usize::try_from(allocation_length).unwrap_or(usize::MAX);
+    if !matches!(select, 0x00 | 0x01 | 0x02 | 0x10 | 0x11 | 0x12) {
         return Response::check(Sense::invalid_cdb_field(2, None), SenseFormat::Fixed);
     }
     if alloc < 16 {
@@ -691,20 +733,25 @@ pub fn report_luns(luns: &[u16], cdb: &[u8]) -> Response {
 /// ILLEGAL REQUEST / LOGICAL UNIT NOT SUPPORTED (25/00).
 #[must_use]
 pub fn lun_not_supported(cdb: &[u8]) -> Response {
-    let f = Fields(cdb);
     let sense = Sense::new(SenseKey::ILLEGAL_REQUEST, Asc::LOGICAL_UNIT_NOT_SUPPORTED);
-    match cdb::handler(f.u8(0)) {
-        Some(Handler::Inquiry) if !f.bit(1, 0x01) => {
+    match Command::parse(cdb) {
+        Ok(Command::Inquiry {
+            evpd: false,
+            allocation_length,
+            ..
+        }) => {
             let mut d = [0u8; 36];
             d[0] = 0x7f;
             d[2] = 0x06;
             d[3] = 0x12;
             d[4] = 31;
-            Response::good(truncate(d.to_vec(), usize::from(f.u16(3))))
+            Response::good(truncate(d.to_vec(), usize::from(allocation_length)))
         }
-        Some(Handler::RequestSense) => Response::good(truncate(
+        Ok(Command::RequestSense {
+            allocation_length, ..
+        }) => Response::good(truncate(
             sense.encode(SenseFormat::Fixed),
-            usize::from(f.u8(4)),
+            usize::from(allocation_length),
         )),
         _ => Response::check(sense, SenseFormat::Fixed),
     }

@@ -4,6 +4,7 @@
 use bytes::Bytes;
 
 use crate::cdb::{COMMANDS, CommandSpec, Fields};
+use crate::command::ReportSupportedOperationCodes;
 use crate::lu::Fail;
 use crate::sense::{Asc, Sense, SenseKey};
 
@@ -199,13 +200,18 @@ fn timeouts() -> [u8; 12] {
 }
 
 /// REPORT COMMANDS OPERATION CODES.
-pub(crate) fn report_supported_opcodes(cdb: &[u8]) -> Result<Bytes, Fail> {
-    let f = Fields(cdb);
-    let rctd = f.bit(2, 0x80);
-    let options = f.u8(2) & 0x07;
-    let opcode = f.u8(3);
-    let sa = f.u16(4);
-    let alloc = usize::try_from(f.u32(6)).unwrap_or(usize::MAX);
+pub(crate) fn report_supported_opcodes(
+    fields: &ReportSupportedOperationCodes,
+) -> Result<Bytes, Fail> {
+    let &ReportSupportedOperationCodes {
+        rctd,
+        reporting_options: options,
+        requested_operation_code: opcode,
+        requested_service_action: sa,
+        allocation_length,
+        ..
+    } = fields;
+    let alloc = usize::try_from(allocation_length).unwrap_or(usize::MAX);
     let invalid = |byte| Fail::Check(Sense::invalid_cdb_field(byte, None));
     let mut out = Vec::new();
     match options {

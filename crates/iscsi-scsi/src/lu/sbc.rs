@@ -5,10 +5,8 @@
 use super::*;
 
 impl LogicalUnit {
-    pub(super) fn read_capacity_10(&self, req: &Request<'_>) -> Outcome {
-        let f = Fields(req.cdb);
-        let pmi = f.bit(8, 0x01);
-        if !pmi && f.u32(2) != 0 {
+    pub(super) fn read_capacity_10(&self, lba: u32, pmi: bool) -> Outcome {
+        if !pmi && lba != 0 {
             return Err(field(2, None));
         }
         let last = u32::try_from(self.blocks - 1).unwrap_or(u32::MAX);
@@ -18,22 +16,15 @@ impl LogicalUnit {
         Ok(Bytes::from(out))
     }
 
-    pub(super) fn service_action_in(&self, req: &Request<'_>) -> Outcome {
-        let f = Fields(req.cdb);
-        let alloc = usize::try_from(f.u32(10)).unwrap_or(usize::MAX);
-        match u16::from(f.u8(1) & 0x1f) {
-            op::SAI_READ_CAPACITY_16 => {
-                let mut out = [0u8; 32];
-                out[0..8].copy_from_slice(&(self.blocks - 1).to_be_bytes());
-                out[8..12].copy_from_slice(&self.block_size.to_be_bytes());
-                if self.backend.thin() {
-                    out[14] = 0x80 | 0x40; // LBPME, LBPRZ
-                }
-                Ok(truncate(out.to_vec(), alloc))
-            }
-            op::SAI_GET_LBA_STATUS => self.get_lba_status(req, alloc),
-            _ => Err(field(1, Some(4))),
+    pub(super) fn read_capacity_16(&self, alloc: u32) -> Bytes {
+        let alloc = usize::try_from(alloc).unwrap_or(usize::MAX);
+        let mut out = [0u8; 32];
+        out[0..8].copy_from_slice(&(self.blocks - 1).to_be_bytes());
+        out[8..12].copy_from_slice(&self.block_size.to_be_bytes());
+        if self.backend.thin() {
+            out[14] = 0x80 | 0x40; // LBPME, LBPRZ
         }
+        truncate(out.to_vec(), alloc)
     }
 
     /// Checks the range and the protection field (we have no protection
@@ -77,8 +68,13 @@ impl LogicalUnit {
         Ok(buf)
     }
 
-    pub(super) fn read(&self, req: &Request<'_>) -> Outcome {
-        let (lba, blocks, protect) = cdb::rw_fields(req.cdb);
+    pub(super) fn read(&self, access: BlockAccess) -> Outcome {
+        let BlockAccess {
+            lba,
+            transfer_length: blocks,
+            protect,
+            ..
+        } = access;
         self.check_range(lba, u64::from(blocks), protect)?;
         if u64::from(blocks) * u64::from(self.block_size) > MAX_TRANSFER_BYTES as u64 {
             return Err(field(7, None));
@@ -158,11 +154,14 @@ impl LogicalUnit {
         Ok(())
     }
 
-    pub(super) fn write(&self, req: &Request<'_>) -> Outcome {
-        let (lba, blocks, protect) = cdb::rw_fields(req.cdb);
-        let f = Fields(req.cdb);
-        let atomic = f.u8(0) == op::WRITE_ATOMIC_16;
-        let blocks = if atomic { u32::from(f.u16(12)) } else { blocks };
+    pub(super) fn write(&self, req: &Request<'_>, access: BlockAccess, atomic: bool) -> Outcome {
+        let BlockAccess {
+            lba,
+            transfer_length: blocks,
+            protect,
+            fua,
+            ..
+        } = access;
         self.check_range(lba, u64::from(blocks), protect)?;
         self.check_writable()?;
         if u64::from(blocks) * u64::from(self.block_size) > MAX_TRANSFER_BYTES as u64 {
@@ -177,7 +176,6 @@ impl LogicalUnit {
         if len == 0 {
             return Ok(Bytes::new());
         }
-        let fua = f.u8(0) >> 5 != 0 && f.bit(1, 0x08);
         if atomic {
             let _gate = self.exclusive_writes();
             self.write_data(req, lba, len, fua)?;
@@ -188,10 +186,19 @@ impl LogicalUnit {
         Ok(Bytes::new())
     }
 
-    pub(super) fn write_and_verify(&self, req: &Request<'_>) -> Outcome {
-        let (lba, blocks, protect) = cdb::rw_fields(req.cdb);
-        let f = Fields(req.cdb);
-        if f.u8(1) & 0x04 != 0 && f.u8(1) & 0x02 != 0 {
+    pub(super) fn write_and_verify(
+        &self,
+        req: &Request<'_>,
+        access: BlockAccess,
+        bytchk: u8,
+    ) -> Outcome {
+        let BlockAccess {
+            lba,
+            transfer_length: blocks,
+            protect,
+            ..
+        } = access;
+        if bytchk == 3 {
             return Err(field(1, Some(2)));
         }
         self.check_range(lba, u64::from(blocks), protect)?;
@@ -209,8 +216,13 @@ impl LogicalUnit {
         Ok(Bytes::new())
     }
 
-    pub(super) fn orwrite(&self, req: &Request<'_>) -> Outcome {
-        let (lba, blocks, protect) = cdb::rw_fields(req.cdb);
+    pub(super) fn orwrite(&self, req: &Request<'_>, access: BlockAccess) -> Outcome {
+        let BlockAccess {
+            lba,
+            transfer_length: blocks,
+            protect,
+            ..
+        } = access;
         self.check_range(lba, u64::from(blocks), protect)?;
         self.check_writable()?;
         let len = self.bytes_of(u64::from(blocks))?;
@@ -237,10 +249,13 @@ impl LogicalUnit {
         Ok(Bytes::new())
     }
 
-    pub(super) fn verify(&self, req: &Request<'_>) -> Outcome {
-        let (lba, blocks, protect) = cdb::rw_fields(req.cdb);
-        let f = Fields(req.cdb);
-        let bytchk = (f.u8(1) >> 1) & 0x03;
+    pub(super) fn verify(&self, req: &Request<'_>, access: BlockAccess, bytchk: u8) -> Outcome {
+        let BlockAccess {
+            lba,
+            transfer_length: blocks,
+            protect,
+            ..
+        } = access;
         if bytchk == 2 {
             return Err(field(1, Some(2)));
         }
@@ -273,8 +288,12 @@ impl LogicalUnit {
         Ok(Bytes::new())
     }
 
-    pub(super) fn synchronize_cache(&self, req: &Request<'_>) -> Outcome {
-        let (lba, blocks, _) = cdb::rw_fields(req.cdb);
+    pub(super) fn synchronize_cache(&self, access: BlockAccess) -> Outcome {
+        let BlockAccess {
+            lba,
+            transfer_length: blocks,
+            ..
+        } = access;
         self.check_range(lba, u64::from(blocks), 0)?;
         self.backend
             .flush()
@@ -282,8 +301,12 @@ impl LogicalUnit {
         Ok(Bytes::new())
     }
 
-    pub(super) fn pre_fetch(&self, req: &Request<'_>, format: SenseFormat) -> Response {
-        let (lba, blocks, _) = cdb::rw_fields(req.cdb);
+    pub(super) fn pre_fetch(&self, access: BlockAccess, format: SenseFormat) -> Response {
+        let BlockAccess {
+            lba,
+            transfer_length: blocks,
+            ..
+        } = access;
         match self.check_range(lba, u64::from(blocks), 0) {
             // Nothing to do (RAM, or the OS page cache does read-ahead).
             // GOOD rather than CONDITION MET: initiators (libiscsi's
@@ -293,14 +316,22 @@ impl LogicalUnit {
         }
     }
 
-    pub(super) fn write_same(&self, req: &Request<'_>) -> Outcome {
-        let f = Fields(req.cdb);
-        let sixteen = f.u8(0) == op::WRITE_SAME_16;
-        let (lba, blocks, protect) = cdb::rw_fields(req.cdb);
+    pub(super) fn write_same(
+        &self,
+        req: &Request<'_>,
+        sixteen: bool,
+        access: BlockAccess,
+        unmap: bool,
+        anchor: bool,
+        ndob: bool,
+    ) -> Outcome {
+        let BlockAccess {
+            lba,
+            transfer_length: blocks,
+            protect,
+            ..
+        } = access;
         let blocks = u64::from(blocks);
-        let unmap = f.bit(1, 0x08);
-        let anchor = f.bit(1, 0x10);
-        let ndob = sixteen && f.bit(1, 0x01);
         if anchor {
             return Err(field(1, Some(4)));
         }
@@ -340,12 +371,11 @@ impl LogicalUnit {
         Ok(Bytes::new())
     }
 
-    pub(super) fn unmap(&self, req: &Request<'_>) -> Outcome {
-        let f = Fields(req.cdb);
-        if f.bit(1, 0x01) {
+    pub(super) fn unmap(&self, req: &Request<'_>, anchor: bool, len: u16) -> Outcome {
+        if anchor {
             return Err(field(1, Some(0)));
         }
-        let len = usize::from(f.u16(7));
+        let len = usize::from(len);
         self.check_writable()?;
         if len == 0 {
             return Ok(Bytes::new());
@@ -391,11 +421,15 @@ impl LogicalUnit {
         Ok(Bytes::new())
     }
 
-    pub(super) fn compare_and_write(&self, req: &Request<'_>) -> Outcome {
-        let f = Fields(req.cdb);
-        let lba = f.u64(2);
-        let blocks = f.u8(13);
-        self.check_range(lba, u64::from(blocks), f.u8(1) >> 5)?;
+    pub(super) fn compare_and_write(&self, req: &Request<'_>, access: BlockAccess) -> Outcome {
+        let BlockAccess {
+            lba,
+            transfer_length: blocks,
+            protect,
+            fua,
+            ..
+        } = access;
+        self.check_range(lba, u64::from(blocks), protect)?;
         self.check_writable()?;
         let len = self.bytes_of(u64::from(blocks))?;
         let data = req.data_out_bytes();
@@ -417,13 +451,12 @@ impl LogicalUnit {
         self.backend
             .write_at(lba * u64::from(self.block_size), write)
             .map_err(|e| medium_error(&e, Asc::WRITE_ERROR, lba))?;
-        self.flush_if_fua(f.bit(1, 0x08), lba)?;
+        self.flush_if_fua(fua, lba)?;
         Ok(Bytes::new())
     }
 
-    pub(super) fn get_lba_status(&self, req: &Request<'_>, alloc: usize) -> Outcome {
-        let f = Fields(req.cdb);
-        let lba = f.u64(2);
+    pub(super) fn get_lba_status(&self, lba: u64, alloc: u32) -> Outcome {
+        let alloc = usize::try_from(alloc).unwrap_or(usize::MAX);
         if lba >= self.blocks {
             return Err(illegal(Asc::LBA_OUT_OF_RANGE));
         }
@@ -453,23 +486,17 @@ impl LogicalUnit {
         }
         Ok(truncate(out, alloc))
     }
+}
 
-    pub(super) fn read_defect_data(&self, req: &Request<'_>) -> Outcome {
-        let f = Fields(req.cdb);
-        let ten = f.u8(0) == op::READ_DEFECT_DATA_10;
-        let (flags, alloc) = if ten {
-            (f.u8(2), usize::from(f.u16(7)))
-        } else {
-            (f.u8(1), usize::try_from(f.u32(6)).unwrap_or(usize::MAX))
-        };
-        // No defects: the header alone, echoing the list format asked for
-        // with PLISTV/GLISTV clear (SBC-3 §5.14).
-        let format = flags & 0x07;
-        let out = if ten {
-            vec![0, format, 0, 0]
-        } else {
-            vec![0, format, 0, 0, 0, 0, 0, 0]
-        };
-        Ok(truncate(out, alloc))
-    }
+/// READ DEFECT DATA(10)/(12) data: no defects, the header alone, echoing
+/// the list format asked for with PLISTV/GLISTV clear (SBC-3 §5.14).
+pub(super) fn read_defect_data(ten: bool, flags: u8, alloc: u32) -> Bytes {
+    let alloc = usize::try_from(alloc).unwrap_or(usize::MAX);
+    let format = flags & 0x07;
+    let out = if ten {
+        vec![0, format, 0, 0]
+    } else {
+        vec![0, format, 0, 0, 0, 0, 0, 0]
+    };
+    truncate(out, alloc)
 }

@@ -5,10 +5,8 @@
 use super::*;
 
 impl LogicalUnit {
-    pub(super) fn request_sense(&self, req: &Request<'_>, format: SenseFormat) -> Response {
-        let f = Fields(req.cdb);
-        let desc = f.bit(1, 0x01);
-        let alloc = usize::from(f.u8(4));
+    pub(super) fn request_sense(&self, req: &Request<'_>, desc: bool, alloc: u8) -> Response {
+        let alloc = usize::from(alloc);
         let sense = self
             .take_attention(req.nexus.id)
             .unwrap_or_else(|| Sense::new(SenseKey::NO_SENSE, Asc::NO_ADDITIONAL_SENSE));
@@ -17,18 +15,21 @@ impl LogicalUnit {
         } else {
             SenseFormat::Fixed
         };
-        let _ = format;
         Response::good(truncate(sense.encode(wanted), alloc))
     }
 
-    pub(super) fn inquiry(&self, req: &Request<'_>) -> Outcome {
-        let f = Fields(req.cdb);
-        let evpd = f.bit(1, 0x01);
-        if f.u8(1) & 0xfe != 0 {
+    pub(super) fn inquiry(
+        &self,
+        req: &Request<'_>,
+        evpd: bool,
+        cmddt_or_reserved: bool,
+        page: u8,
+        alloc: u16,
+    ) -> Outcome {
+        if cmddt_or_reserved {
             return Err(field(1, Some(1)));
         }
-        let page = f.u8(2);
-        let alloc = usize::from(f.u16(3));
+        let alloc = usize::from(alloc);
         if !evpd {
             if page != 0 {
                 return Err(field(2, None));
@@ -65,19 +66,18 @@ impl LogicalUnit {
         d.to_vec()
     }
 
-    pub(super) fn mode_sense(&self, req: &Request<'_>) -> Outcome {
-        let f = Fields(req.cdb);
-        let ten = f.u8(0) == op::MODE_SENSE_10;
-        let dbd = f.bit(1, 0x08);
-        let llbaa = ten && f.bit(1, 0x10);
-        let pc = f.u8(2) >> 6;
-        let page = f.u8(2) & 0x3f;
-        let subpage = f.u8(3);
-        let alloc = if ten {
-            usize::from(f.u16(7))
-        } else {
-            usize::from(f.u8(4))
-        };
+    pub(super) fn mode_sense(&self, fields: &ModeSense) -> Outcome {
+        let &ModeSense {
+            ten,
+            dbd,
+            llbaa,
+            page_control: pc,
+            page_code: page,
+            subpage_code: subpage,
+            allocation_length,
+            ..
+        } = fields;
+        let alloc = usize::from(allocation_length);
         if pc == 3 {
             return Err(illegal(Asc::new(0x39, 0x00)));
         }
@@ -128,15 +128,15 @@ impl LogicalUnit {
         Ok(truncate(out, alloc))
     }
 
-    pub(super) fn mode_select(&self, req: &Request<'_>) -> Outcome {
-        let f = Fields(req.cdb);
-        let ten = f.u8(0) == op::MODE_SELECT_10;
-        let len = if ten {
-            usize::from(f.u16(7))
-        } else {
-            usize::from(f.u8(4))
-        };
-        if f.bit(1, 0x01) {
+    pub(super) fn mode_select(
+        &self,
+        req: &Request<'_>,
+        ten: bool,
+        sp: bool,
+        command: &Command,
+    ) -> Outcome {
+        let len = usize::try_from(command.parameter_list_length()).unwrap_or(usize::MAX);
+        if sp {
             // SP: saving pages is not supported.
             return Err(field(1, Some(0)));
         }
@@ -161,17 +161,7 @@ impl LogicalUnit {
         Ok(Bytes::new())
     }
 
-    pub(super) fn maintenance_in(&self, req: &Request<'_>) -> Outcome {
-        let f = Fields(req.cdb);
-        if u16::from(f.u8(1) & 0x1f) != op::MI_REPORT_SUPPORTED_OPERATION_CODES {
-            return Err(field(1, Some(4)));
-        }
-        crate::mode::report_supported_opcodes(req.cdb)
-    }
-
-    pub(super) fn prevent_allow(&self, req: &Request<'_>) -> Outcome {
-        let f = Fields(req.cdb);
-        let prevent = f.u8(4) & 0x03;
+    pub(super) fn prevent_allow(&self, req: &Request<'_>, prevent: u8) -> Outcome {
         let mut p = lock(&self.prevent);
         p.retain(|n| *n != req.nexus.id);
         if prevent & 0x01 != 0 {
@@ -180,11 +170,7 @@ impl LogicalUnit {
         Ok(Bytes::new())
     }
 
-    pub(super) fn start_stop_unit(&self, req: &Request<'_>) -> Outcome {
-        let f = Fields(req.cdb);
-        let power_condition = f.u8(4) >> 4;
-        let loej = f.bit(4, 0x02);
-        let start = f.bit(4, 0x01);
+    pub(super) fn start_stop_unit(&self, power_condition: u8, loej: bool, start: bool) -> Outcome {
         if !matches!(power_condition, 0 | 1 | 2 | 3 | 5 | 7 | 0xa | 0xb) {
             return Err(field(4, Some(7)));
         }
@@ -194,12 +180,8 @@ impl LogicalUnit {
         Ok(Bytes::new())
     }
 
-    pub(super) fn reserve(&self, req: &Request<'_>) -> Outcome {
-        let f = Fields(req.cdb);
-        if f.u8(0) == op::RESERVE_6 && (f.bit(1, 0x01) || f.u16(3) != 0) {
-            return Err(field(1, Some(0)));
-        }
-        if f.u8(0) == op::RESERVE_10 && (f.bit(1, 0x03) || f.u16(7) != 0) {
+    pub(super) fn reserve(&self, req: &Request<'_>, third_party_or_extents: bool) -> Outcome {
+        if third_party_or_extents {
             return Err(field(1, Some(0)));
         }
         let mut r = lock(&self.reservations);
@@ -215,24 +197,32 @@ impl LogicalUnit {
         Ok(Bytes::new())
     }
 
-    pub(super) fn persistent_reserve_in(&self, req: &Request<'_>) -> Outcome {
-        let f = Fields(req.cdb);
-        let alloc = usize::from(f.u16(7));
+    pub(super) fn persistent_reserve_in(
+        &self,
+        req: &Request<'_>,
+        service_action: u8,
+        alloc: u16,
+    ) -> Outcome {
         let r = lock(&self.reservations);
-        let data = r.pr_in(f.u8(1) & 0x1f, req.nexus)?;
-        Ok(truncate(data, alloc))
+        let data = r.pr_in(service_action, req.nexus)?;
+        Ok(truncate(data, usize::from(alloc)))
     }
 
-    pub(super) fn persistent_reserve_out(&self, req: &Request<'_>) -> Outcome {
-        let f = Fields(req.cdb);
-        let len = usize::try_from(f.u32(5)).unwrap_or(usize::MAX);
+    pub(super) fn persistent_reserve_out(
+        &self,
+        req: &Request<'_>,
+        service_action: u8,
+        scope_type: u8,
+        parameter_list_length: u32,
+    ) -> Outcome {
+        let len = usize::try_from(parameter_list_length).unwrap_or(usize::MAX);
         let data = req.data_out_bytes();
         if len != 24 || data.len() < 24 {
             return Err(illegal(Asc::PARAMETER_LIST_LENGTH_ERROR));
         }
         let mut r = lock(&self.reservations);
         let known = lock(&self.nexuses).clone();
-        let effects = r.pr_out(f.u8(1) & 0x1f, f.u8(2), &data, req.nexus)?;
+        let effects = r.pr_out(service_action, scope_type, &data, req.nexus)?;
         self.any_reservation.store(r.active(), Ordering::Release);
         drop(r);
         for (ids, sense) in effects.attentions {

@@ -288,7 +288,10 @@ fn execute(
         conn.complete(task.itt, &lun_not_supported(&task.cdb));
         return;
     };
-    if task.cdb.first() == Some(&iscsi_scsi::cdb::op::REPORT_LUNS) {
+    if matches!(
+        iscsi_scsi::Command::parse(&task.cdb),
+        Ok(iscsi_scsi::Command::ReportLuns { .. })
+    ) {
         conn.complete(task.itt, &report_luns(&target.lun_ids(), &task.cdb));
         return;
     }
