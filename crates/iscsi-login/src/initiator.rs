@@ -16,6 +16,7 @@ use crate::keys::Key;
 use crate::negotiation::{Negotiator, Role, Stage};
 use crate::params::{OperationalConfig, SessionParams, SessionType};
 use crate::text::{Incoming, LOGIN_SEGMENT_LIMIT, MAX_LOGIN_PDUS, Outgoing};
+use crate::value::Value;
 
 /// How the initiator authenticates.
 #[derive(Clone, Debug, Default)]
@@ -278,10 +279,7 @@ impl InitiatorLogin {
     fn operational_offers(&mut self) -> Vec<(String, String)> {
         self.negotiator.declare(
             Key::MaxRecvDataSegmentLength,
-            self.config
-                .operational
-                .max_recv_data_segment_length
-                .to_string(),
+            &Value::Numerical(self.config.operational.max_recv_data_segment_length.into()),
         );
         for &key in Negotiator::INITIATOR_OFFERS {
             self.negotiator.offer(key);

@@ -81,6 +81,7 @@ mod params;
 mod target;
 mod target_auth;
 mod text;
+mod value;
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

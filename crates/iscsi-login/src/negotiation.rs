@@ -2,16 +2,21 @@
 //! answers the peer's offers, interprets the peer's answers to ours,
 //! detects renegotiation and keys in the wrong stage, and settles every key
 //! into [`SessionParams`].
+//!
+//! Values are typed ([`Value`]): the peer's text is parsed once, by its
+//! key's kind, when it arrives, and a value that does not parse takes the
+//! path RFC 7143 §6.2 gives an unacceptable value (a `Reject` answer to an
+//! offer, a failed login for a declaration or an answer); it is never read
+//! as 0. Text is written again only for the pairs sent.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-use iscsi_pdu::text::{parse_boolean, parse_numerical};
 
 use crate::error::{LoginError, Violation};
 use crate::keys::{
     self, IRRELEVANT, Key, KeyDef, KeyKind, KeyStage, NOT_UNDERSTOOD, REJECT, Sender,
 };
-use crate::params::{OperationalConfig, SessionParams, SessionType, TaskReporting};
+use crate::params::{OperationalConfig, SessionParams, SessionType};
+use crate::value::{Invalid, ListValue, Value};
 
 /// Which side this engine speaks for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -42,18 +47,20 @@ pub(crate) struct Negotiator {
     local: OperationalConfig,
     pub(crate) session_type: SessionType,
     /// Offers we sent that await an answer: key → offered value.
-    offered: BTreeMap<Key, String>,
+    offered: BTreeMap<Key, Value>,
     /// Keys settled (either way) → value in force.
-    settled: BTreeMap<Key, String>,
-    /// Keys the peer sent (offers or declarations) with their first value,
-    /// for renegotiation checks.
+    settled: BTreeMap<Key, Value>,
+    /// Keys the peer sent (offers or declarations) with their first value
+    /// as text, for renegotiation checks. Kept verbatim, before any
+    /// validation (it may be `NotUnderstood` or malformed): only an
+    /// identical repeat of an identity key is let through.
     peer_sent: BTreeMap<Key, String>,
     /// Declarations we made.
     declared: BTreeSet<Key>,
     /// Pairs to send in the next PDU.
     replies: Vec<(String, String)>,
     /// Declarative values the peer sent (names, aliases, MRDSL, TPGT).
-    pub(crate) peer_declarations: BTreeMap<Key, String>,
+    peer_declarations: BTreeMap<Key, Value>,
 }
 
 impl Negotiator {
@@ -100,9 +107,9 @@ impl Negotiator {
 
     /// Declares a declarative key of ours once (MaxRecvDataSegmentLength,
     /// TargetPortalGroupTag, names).
-    pub(crate) fn declare(&mut self, key: Key, value: String) {
+    pub(crate) fn declare(&mut self, key: Key, value: &Value) {
         if self.declared.insert(key) {
-            self.reply(key.name(), value);
+            self.reply(key.name(), value.to_string());
         }
     }
 
@@ -118,8 +125,8 @@ impl Negotiator {
             return;
         }
         if let Some(value) = self.local.value_of(key) {
-            self.offered.insert(key, value.clone());
-            self.reply(def.name, value);
+            self.reply(def.name, value.to_string());
+            self.offered.insert(key, value);
         }
     }
 
@@ -150,16 +157,16 @@ impl Negotiator {
             .iter()
             .filter(|k| !matches!(k, Key::DefaultTime2Wait | Key::DefaultTime2Retain))
         {
-            let def = key.def();
-            let (Some(default), Some(ours)) = (def.default, self.local.value_of(key)) else {
+            let (Some(default), Some(ours)) = (Value::default_of(key), self.local.value_of(key))
+            else {
                 continue;
             };
-            let needs = match def.kind {
-                KeyKind::NumericalMin { .. } => num(&ours) < num(default),
-                KeyKind::NumericalMax { .. } => num(&ours) > num(default),
-                KeyKind::BooleanAnd => ours == "No" && default == "Yes",
-                KeyKind::BooleanOr => ours == "Yes" && default == "No",
-                KeyKind::List(_) => !ours.split(',').any(|v| v == default),
+            let needs = match (key.def().kind, &ours, &default) {
+                (KeyKind::NumericalMin { .. }, Value::Numerical(o), Value::Numerical(d)) => o < d,
+                (KeyKind::NumericalMax { .. }, Value::Numerical(o), Value::Numerical(d)) => o > d,
+                (KeyKind::BooleanAnd, Value::Boolean(o), Value::Boolean(d)) => !o && *d,
+                (KeyKind::BooleanOr, Value::Boolean(o), Value::Boolean(d)) => *o && !d,
+                (KeyKind::List(_), Value::List(o), Value::Selected(d)) => !o.contains(d),
                 _ => false,
             };
             if needs {
@@ -244,56 +251,56 @@ impl Negotiator {
         let ours = self.local.value_of(def.key);
         match def.kind {
             KeyKind::List(_) => {
-                let ours = ours.unwrap_or_default();
-                let choice = value
-                    .split(',')
-                    .find(|offered| ours.split(',').any(|o| o == *offered));
+                let ours = ours.as_ref().map_or(&[][..], Value::as_list);
+                let choice = ListValue::parse_list(def.key, value)
+                    .into_iter()
+                    .find(|offered| ours.contains(offered));
                 match choice {
                     Some(choice) => {
-                        let choice = choice.to_owned();
-                        self.settle(def, &choice);
-                        self.reply(def.name, choice);
+                        self.settle(def, Value::Selected(choice));
+                        self.reply(def.name, choice.as_str());
                     }
                     None => self.reply(def.name, REJECT),
                 }
             }
-            KeyKind::NumericalMin { min, max } | KeyKind::NumericalMax { min, max } => {
-                match parse_numerical(value) {
-                    Ok(v) if (min..=max).contains(&v) => {
-                        let ours = ours.map_or(v, |o| num(&o));
+            KeyKind::NumericalMin { .. } | KeyKind::NumericalMax { .. } => {
+                match Value::parse(def, value).map(|v| v.as_numerical()) {
+                    Ok(Some(v)) => {
+                        let ours = ours.and_then(|o| o.as_numerical()).unwrap_or(v);
                         let result = if matches!(def.kind, KeyKind::NumericalMin { .. }) {
                             v.min(ours)
                         } else {
                             v.max(ours)
                         };
-                        let result = result.to_string();
-                        self.settle(def, &result);
-                        self.reply(def.name, result);
+                        let result = Value::Numerical(result);
+                        self.reply(def.name, result.to_string());
+                        self.settle(def, result);
                     }
                     // Out of range or malformed: the offer is refused and the
                     // key keeps its default (RFC 7143 §6.2).
-                    _ => self.reply(def.name, REJECT),
+                    Ok(None) | Err(_) => self.reply(def.name, REJECT),
                 }
             }
-            KeyKind::BooleanOr | KeyKind::BooleanAnd => match parse_boolean(value) {
+            KeyKind::BooleanOr | KeyKind::BooleanAnd => {
+                match Value::parse(def, value).map(|v| v.as_boolean()) {
+                    Ok(Some(v)) => {
+                        let ours = ours.and_then(|o| o.as_boolean()).unwrap_or(true);
+                        let result = if def.kind == KeyKind::BooleanOr {
+                            v || ours
+                        } else {
+                            v && ours
+                        };
+                        self.settle(def, Value::Boolean(result));
+                        self.reply(def.name, iscsi_pdu::text::boolean(result));
+                    }
+                    Ok(None) | Err(_) => self.reply(def.name, REJECT),
+                }
+            }
+            KeyKind::DeclarativeNumber { min, max } => match Value::parse(def, value) {
                 Ok(v) => {
-                    let ours = ours.is_none_or(|o| o == "Yes");
-                    let result = if def.kind == KeyKind::BooleanOr {
-                        v || ours
-                    } else {
-                        v && ours
-                    };
-                    let result = iscsi_pdu::text::boolean(result);
-                    self.settle(def, result);
-                    self.reply(def.name, result);
+                    self.peer_declarations.insert(def.key, v);
                 }
-                Err(_) => self.reply(def.name, REJECT),
-            },
-            KeyKind::DeclarativeNumber { min, max } => match parse_numerical(value) {
-                Ok(v) if (min..=max).contains(&v) => {
-                    self.peer_declarations.insert(def.key, v.to_string());
-                }
-                _ => {
+                Err(_) => {
                     return Err(LoginError::negotiation(
                         def.name,
                         format!("declared value {value:?} is outside {min}..={max}"),
@@ -301,7 +308,8 @@ impl Negotiator {
                 }
             },
             KeyKind::DeclarativeText => {
-                self.peer_declarations.insert(def.key, value.to_owned());
+                self.peer_declarations
+                    .insert(def.key, Value::Text(value.to_owned()));
             }
             KeyKind::Obsolete => {
                 // RFC 7143 §13.26: markers get No (or Reject), their
@@ -320,44 +328,53 @@ impl Negotiator {
     }
 
     /// Interprets the peer's answer to our offer `ours` of `def`.
-    fn answer(&mut self, def: &'static KeyDef, ours: &str, value: &str) -> Result<(), LoginError> {
+    fn answer(
+        &mut self,
+        def: &'static KeyDef,
+        ours: &Value,
+        value: &str,
+    ) -> Result<(), LoginError> {
         if [NOT_UNDERSTOOD, IRRELEVANT, REJECT].contains(&value) {
             // The key keeps its default; record that so it is not offered again.
-            if let Some(default) = def.default {
+            if let Some(default) = Value::default_of(def.key) {
                 self.settle(def, default);
             }
             return Ok(());
         }
         let bad = |why: &str| {
+            let ours = ours.to_string();
             Err(LoginError::negotiation(
                 def.name,
                 format!("answer {value:?} to our offer {ours:?} {why}"),
             ))
         };
-        match def.kind {
-            KeyKind::List(_) if value.contains(',') || !ours.split(',').any(|o| o == value) => {
-                return bad("is not one of the offered values");
+        let settled = match (def.kind, ours) {
+            // One value, and one of those offered (RFC 7143 §6.2).
+            (KeyKind::List(_), Value::List(offered)) => {
+                match ListValue::parse(def.key, value).filter(|v| offered.contains(v)) {
+                    Some(v) => Value::Selected(v),
+                    None => return bad("is not one of the offered values"),
+                }
             }
-            KeyKind::NumericalMin { min, max } | KeyKind::NumericalMax { min, max } => {
-                let Ok(v) = parse_numerical(value) else {
-                    return bad("is not a number");
+            (KeyKind::NumericalMin { .. } | KeyKind::NumericalMax { .. }, &Value::Numerical(o)) => {
+                let v = match Value::parse(def, value).map(|v| v.as_numerical()) {
+                    Ok(Some(v)) => v,
+                    Err(Invalid::Malformed) => return bad("is not a number"),
+                    Ok(None) | Err(_) => return bad("breaks the negotiation rule"),
                 };
-                let o = num(ours);
                 let fits = match def.kind {
                     KeyKind::NumericalMin { .. } => v <= o,
                     _ => v >= o,
                 };
-                if !(min..=max).contains(&v) || !fits {
+                if !fits {
                     return bad("breaks the negotiation rule");
                 }
-                self.settle(def, &v.to_string());
-                return Ok(());
+                Value::Numerical(v)
             }
-            KeyKind::BooleanOr | KeyKind::BooleanAnd => {
-                let Ok(v) = parse_boolean(value) else {
+            (KeyKind::BooleanOr | KeyKind::BooleanAnd, &Value::Boolean(o)) => {
+                let Ok(Some(v)) = Value::parse(def, value).map(|v| v.as_boolean()) else {
                     return bad("is not Yes or No");
                 };
-                let o = ours == "Yes";
                 let legal = if def.kind == KeyKind::BooleanOr {
                     !o || v
                 } else {
@@ -366,31 +383,45 @@ impl Negotiator {
                 if !legal {
                     return bad("breaks the boolean rule");
                 }
+                Value::Boolean(v)
             }
-            _ => {}
-        }
-        self.settle(def, value);
+            // Only list, numerical and boolean keys are offered
+            // (`OperationalConfig::value_of`).
+            _ => return bad("answers a key that is not negotiated"),
+        };
+        self.settle(def, settled);
         Ok(())
     }
 
-    fn settle(&mut self, def: &'static KeyDef, value: &str) {
-        self.settled.insert(def.key, value.to_owned());
+    fn settle(&mut self, def: &'static KeyDef, value: Value) {
+        debug_assert!(value.fits(def.kind), "{} settled as {value:?}", def.name);
+        self.settled.insert(def.key, value);
     }
 
     /// Keeps FirstBurstLength within MaxBurstLength in the answers queued so
     /// far and in the settled values (RFC 7143 §13.14: FirstBurstLength MUST
     /// NOT exceed MaxBurstLength).
     pub(crate) fn clamp_first_burst(&mut self) {
-        let max_burst = self.value_u64(Key::MaxBurstLength);
-        let Some(first) = self.settled.get(&Key::FirstBurstLength).map(|v| num(v)) else {
+        let Some(max_burst) = self
+            .in_force(Key::MaxBurstLength)
+            .and_then(|v| v.as_numerical())
+        else {
+            return;
+        };
+        let Some(first) = self
+            .settled
+            .get(&Key::FirstBurstLength)
+            .and_then(Value::as_numerical)
+        else {
             return;
         };
         if first > max_burst {
-            let clamped = max_burst.to_string();
-            self.settled.insert(Key::FirstBurstLength, clamped.clone());
+            let clamped = Value::Numerical(max_burst);
+            let text = clamped.to_string();
+            self.settle(Key::FirstBurstLength.def(), clamped);
             for (k, v) in &mut self.replies {
                 if k == Key::FirstBurstLength.name() {
-                    v.clone_from(&clamped);
+                    v.clone_from(&text);
                 }
             }
         }
@@ -401,62 +432,50 @@ impl Negotiator {
     pub(crate) fn settle_unanswered(&mut self) {
         let offered = std::mem::take(&mut self.offered);
         for (key, ours) in offered {
-            let def = key.def();
-            let default = def.default.unwrap_or("");
-            let value = match def.kind {
-                KeyKind::NumericalMin { .. } => num(&ours).min(num(default)).to_string(),
-                KeyKind::NumericalMax { .. } => num(&ours).max(num(default)).to_string(),
-                KeyKind::BooleanAnd => {
-                    iscsi_pdu::text::boolean(ours == "Yes" && default == "Yes").to_owned()
-                }
-                KeyKind::BooleanOr => {
-                    iscsi_pdu::text::boolean(ours == "Yes" || default == "Yes").to_owned()
-                }
-                _ => default.to_owned(),
+            // Every key we offer has a default (RFC 7143 §13).
+            let Some(default) = Value::default_of(key) else {
+                continue;
             };
-            self.settled.insert(key, value);
+            let value = match (key.def().kind, ours, default) {
+                (KeyKind::NumericalMin { .. }, Value::Numerical(o), Value::Numerical(d)) => {
+                    Value::Numerical(o.min(d))
+                }
+                (KeyKind::NumericalMax { .. }, Value::Numerical(o), Value::Numerical(d)) => {
+                    Value::Numerical(o.max(d))
+                }
+                (KeyKind::BooleanAnd, Value::Boolean(o), Value::Boolean(d)) => {
+                    Value::Boolean(o && d)
+                }
+                (KeyKind::BooleanOr, Value::Boolean(o), Value::Boolean(d)) => {
+                    Value::Boolean(o || d)
+                }
+                (_, _, default) => default,
+            };
+            self.settle(key.def(), value);
         }
     }
 
     /// The value in force for `key`: settled, else its default.
-    fn value(&self, key: Key) -> String {
+    fn in_force(&self, key: Key) -> Option<Value> {
         self.settled
             .get(&key)
             .cloned()
-            .or_else(|| key.def().default.map(str::to_owned))
-            .unwrap_or_default()
+            .or_else(|| Value::default_of(key))
     }
 
-    fn value_u64(&self, key: Key) -> u64 {
-        num(&self.value(key))
-    }
-
-    fn value_bool(&self, key: Key) -> bool {
-        self.value(key) == "Yes"
+    /// The settled values (the negotiated keys and what they settled at).
+    #[cfg(test)]
+    pub(crate) fn settled(&self) -> impl Iterator<Item = (Key, &Value)> {
+        self.settled.iter().map(|(k, v)| (*k, v))
     }
 
     /// Fills the negotiated fields of `params`.
     pub(crate) fn apply(&self, params: &mut SessionParams) -> Result<(), LoginError> {
-        let u16_of = |key: Key| u16::try_from(self.value_u64(key)).unwrap_or(u16::MAX);
-        let u32_of = |key: Key| u32::try_from(self.value_u64(key)).unwrap_or(u32::MAX);
-        params.header_digest = self.value(Key::HeaderDigest) == "CRC32C";
-        params.data_digest = self.value(Key::DataDigest) == "CRC32C";
-        params.max_connections = u16_of(Key::MaxConnections);
-        params.initial_r2t = self.value_bool(Key::InitialR2T);
-        params.immediate_data = self.value_bool(Key::ImmediateData);
-        params.max_burst_length = u32_of(Key::MaxBurstLength);
-        params.first_burst_length = u32_of(Key::FirstBurstLength);
-        params.default_time2wait = u16_of(Key::DefaultTime2Wait);
-        params.default_time2retain = u16_of(Key::DefaultTime2Retain);
-        params.max_outstanding_r2t = u16_of(Key::MaxOutstandingR2T);
-        params.data_pdu_in_order = self.value_bool(Key::DataPduInOrder);
-        params.data_sequence_in_order = self.value_bool(Key::DataSequenceInOrder);
-        params.error_recovery_level =
-            u8::try_from(self.value_u64(Key::ErrorRecoveryLevel)).unwrap_or(0);
-        params.task_reporting =
-            TaskReporting::parse(&self.value(Key::TaskReporting)).unwrap_or_default();
-        params.iscsi_protocol_level =
-            u8::try_from(self.value_u64(Key::IscsiProtocolLevel)).unwrap_or(0);
+        for key in SessionParams::NEGOTIATED {
+            if let Some(value) = self.in_force(key) {
+                params.set_negotiated(key, &value);
+            }
+        }
 
         // A side that never declared MaxRecvDataSegmentLength (a login that
         // skipped the operational stage) receives the default 8192.
@@ -468,7 +487,8 @@ impl Negotiator {
         let theirs = self
             .peer_declarations
             .get(&Key::MaxRecvDataSegmentLength)
-            .map_or(8192, |v| u32::try_from(num(v)).unwrap_or(8192));
+            .and_then(Value::as_numerical)
+            .map_or(8192, |v| u32::try_from(v).unwrap_or(8192));
         match self.role {
             Role::Initiator => {
                 params.initiator_max_recv_data_segment_length = ours;
@@ -479,14 +499,15 @@ impl Negotiator {
                 params.target_max_recv_data_segment_length = ours;
             }
         }
-        if let Some(alias) = self.peer_declarations.get(&Key::TargetAlias) {
+        if let Some(Value::Text(alias)) = self.peer_declarations.get(&Key::TargetAlias) {
             params.target_alias = Some(alias.clone());
         }
-        if let Some(alias) = self.peer_declarations.get(&Key::InitiatorAlias) {
+        if let Some(Value::Text(alias)) = self.peer_declarations.get(&Key::InitiatorAlias) {
             params.initiator_alias = Some(alias.clone());
         }
         if let Some(tpgt) = self.peer_declarations.get(&Key::TargetPortalGroupTag) {
-            params.target_portal_group_tag = u16::try_from(num(tpgt)).ok();
+            params.target_portal_group_tag =
+                tpgt.as_numerical().and_then(|v| u16::try_from(v).ok());
         }
         if params.session_type == SessionType::Normal
             && params.first_burst_length > params.max_burst_length
@@ -503,13 +524,10 @@ impl Negotiator {
     }
 }
 
-fn num(v: &str) -> u64 {
-    parse_numerical(v).unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::Digest;
 
     fn target() -> Negotiator {
         Negotiator::new(Role::Target, OperationalConfig::default())
@@ -521,6 +539,11 @@ mod tests {
 
     fn pair(k: &str, v: &str) -> (String, String) {
         (k.to_owned(), v.to_owned())
+    }
+
+    fn defaults() -> SessionParams {
+        let isid = iscsi_pdu::Isid::random(1, 0);
+        SessionParams::with_defaults(SessionType::Normal, "iqn.x".into(), isid, iscsi_pdu::Cid(0))
     }
 
     #[test]
@@ -648,5 +671,136 @@ mod tests {
         // was already answered; FirstBurstLength (65536) is the default.
         assert_eq!(replies(&mut n), [pair("MaxBurstLength", "65536")]);
         assert!(n.awaiting_answers());
+    }
+
+    #[test]
+    fn malformed_numbers_from_the_peer_are_refused_not_read_as_zero() {
+        // An offer: answered Reject, nothing settled, the default applies.
+        let mut n = target();
+        n.receive("MaxBurstLength", "12ab", Stage::Operational)
+            .unwrap();
+        n.receive("DefaultTime2Wait", "", Stage::Operational)
+            .unwrap();
+        assert_eq!(
+            replies(&mut n),
+            [
+                pair("MaxBurstLength", "Reject"),
+                pair("DefaultTime2Wait", "Reject")
+            ]
+        );
+        assert_eq!(n.settled().count(), 0);
+        let mut params = defaults();
+        n.apply(&mut params).unwrap();
+        assert_eq!(params.max_burst_length, 262_144);
+        assert_eq!(params.default_time2wait, 2);
+
+        // An answer to our offer: the login fails (RFC 7143 §6.2).
+        let mut n = Negotiator::new(Role::Initiator, OperationalConfig::default());
+        n.offer(Key::MaxBurstLength);
+        n.offer(Key::ImmediateData);
+        let err = n
+            .receive("MaxBurstLength", "12ab", Stage::Operational)
+            .unwrap_err();
+        assert!(err.to_string().contains("is not a number"), "{err}");
+        assert_eq!(err.status(), iscsi_pdu::LoginStatus::INITIATOR_ERROR);
+        let err = n
+            .receive("ImmediateData", "yes", Stage::Operational)
+            .unwrap_err();
+        assert!(err.to_string().contains("is not Yes or No"), "{err}");
+
+        // A declaration: the login fails.
+        let err = target()
+            .receive("MaxRecvDataSegmentLength", "0x", Stage::Operational)
+            .unwrap_err();
+        assert!(matches!(err, LoginError::Negotiation { .. }), "{err}");
+    }
+
+    #[test]
+    fn settled_values_are_typed_and_round_trip_to_the_text_sent() {
+        let mut n = target();
+        let op = Stage::Operational;
+        for (k, v) in [
+            ("HeaderDigest", "Bogus,CRC32C,None"),
+            ("DataDigest", "None"),
+            ("MaxBurstLength", "0x10000"),
+            ("FirstBurstLength", "262144"),
+            ("DefaultTime2Wait", "0"),
+            ("DefaultTime2Retain", "20"),
+            ("InitialR2T", "No"),
+            ("ImmediateData", "Yes"),
+            ("DataPDUInOrder", "No"),
+            ("TaskReporting", "FastAbort,RFC3720"),
+            ("iSCSIProtocolLevel", "0x01"),
+        ] {
+            n.receive(k, v, op).unwrap();
+        }
+        n.clamp_first_burst();
+        let sent = replies(&mut n);
+        let settled: Vec<(Key, Value)> = n.settled().map(|(k, v)| (k, v.clone())).collect();
+        assert_eq!(settled.len(), sent.len());
+        for (key, value) in &settled {
+            assert!(value.fits(key.def().kind), "{key}={value:?}");
+            let text = value.to_string();
+            assert!(sent.contains(&pair(key.name(), &text)), "{key}={text}");
+        }
+        let get = |k: Key| settled.iter().find(|(s, _)| *s == k).map(|(_, v)| v);
+        assert_eq!(
+            get(Key::HeaderDigest),
+            Some(&Value::Selected(ListValue::Digest(Digest::Crc32c)))
+        );
+        assert_eq!(get(Key::MaxBurstLength), Some(&Value::Numerical(65_536)));
+        // Clamped to MaxBurstLength (RFC 7143 §13.14), in the reply too.
+        assert_eq!(get(Key::FirstBurstLength), Some(&Value::Numerical(65_536)));
+        assert_eq!(get(Key::DefaultTime2Wait), Some(&Value::Numerical(2)));
+        assert_eq!(get(Key::InitialR2T), Some(&Value::Boolean(false)));
+        assert_eq!(get(Key::DataPduInOrder), Some(&Value::Boolean(true)));
+        assert_eq!(get(Key::IscsiProtocolLevel), Some(&Value::Numerical(1)));
+        assert_eq!(
+            sent,
+            [
+                pair("HeaderDigest", "CRC32C"),
+                pair("DataDigest", "None"),
+                pair("MaxBurstLength", "65536"),
+                pair("FirstBurstLength", "65536"),
+                pair("DefaultTime2Wait", "2"),
+                pair("DefaultTime2Retain", "0"),
+                pair("InitialR2T", "No"),
+                pair("ImmediateData", "Yes"),
+                pair("DataPDUInOrder", "Yes"),
+                pair("TaskReporting", "RFC3720"),
+                pair("iSCSIProtocolLevel", "1"),
+            ]
+        );
+    }
+
+    #[test]
+    fn offers_are_the_configured_values_as_text() {
+        let local = OperationalConfig {
+            header_digest: crate::DigestPolicy::Prefer,
+            data_digest: crate::DigestPolicy::Require,
+            ..OperationalConfig::default()
+        };
+        let mut n = Negotiator::new(Role::Initiator, local);
+        for &key in Negotiator::INITIATOR_OFFERS {
+            n.offer(key);
+        }
+        assert_eq!(
+            replies(&mut n),
+            [
+                pair("HeaderDigest", "CRC32C,None"),
+                pair("DataDigest", "CRC32C"),
+                pair("InitialR2T", "No"),
+                pair("ImmediateData", "Yes"),
+                pair("MaxBurstLength", "1048576"),
+                pair("FirstBurstLength", "262144"),
+                pair("MaxOutstandingR2T", "1"),
+                pair("MaxConnections", "1"),
+                pair("DefaultTime2Wait", "2"),
+                pair("DefaultTime2Retain", "0"),
+                pair("DataPDUInOrder", "Yes"),
+                pair("DataSequenceInOrder", "Yes"),
+                pair("ErrorRecoveryLevel", "0"),
+            ]
+        );
     }
 }

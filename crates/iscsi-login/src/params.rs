@@ -2,6 +2,7 @@
 //! ([`OperationalConfig`]).
 
 use crate::keys::Key;
+use crate::value::{Digest, ListValue, Value};
 use core::fmt;
 
 use iscsi_pdu::{Cid, CmdSn, Digests, Isid, StatSn, Tsih};
@@ -60,6 +61,15 @@ pub enum TaskReporting {
 }
 
 impl TaskReporting {
+    /// The key value.
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            Self::Rfc3720 => "RFC3720",
+            Self::ResponseFence => "ResponseFence",
+            Self::FastAbort => "FastAbort",
+        }
+    }
+
     /// Parses the key value.
     #[must_use]
     pub fn parse(value: &str) -> Option<Self> {
@@ -98,6 +108,27 @@ impl DigestPolicy {
             Self::Prefer => &["CRC32C", "None"],
             Self::Require => &["CRC32C"],
         }
+    }
+
+    /// The values in preference order, typed (the same list as
+    /// [`Self::values`]).
+    const fn digests(self) -> &'static [Digest] {
+        match self {
+            Self::Off => &[Digest::None],
+            Self::Allow => &[Digest::None, Digest::Crc32c],
+            Self::Prefer => &[Digest::Crc32c, Digest::None],
+            Self::Require => &[Digest::Crc32c],
+        }
+    }
+
+    /// The HeaderDigest / DataDigest offer for this policy.
+    fn offer(self) -> Value {
+        Value::List(
+            self.digests()
+                .iter()
+                .map(|&d| ListValue::Digest(d))
+                .collect(),
+        )
     }
 }
 
@@ -215,30 +246,30 @@ impl OperationalConfig {
         self
     }
 
-    /// The value this side wants for a negotiable or declarative key, as
-    /// key text; `None` for keys it has no preference on.
-    pub(crate) fn value_of(&self, key: Key) -> Option<String> {
-        let b = |v: bool| iscsi_pdu::text::boolean(v).to_owned();
+    /// The value this side wants for a negotiable key, typed (its text is
+    /// what goes on the wire); `None` for keys it has no preference on.
+    pub(crate) fn value_of(&self, key: Key) -> Option<Value> {
+        let n = |v: u64| Value::Numerical(v);
+        let b = Value::Boolean;
         Some(match key {
-            Key::HeaderDigest => self.header_digest.values().join(","),
-            Key::DataDigest => self.data_digest.values().join(","),
-            Key::MaxConnections => self.max_connections.to_string(),
+            Key::HeaderDigest => self.header_digest.offer(),
+            Key::DataDigest => self.data_digest.offer(),
+            Key::MaxConnections => n(self.max_connections.into()),
             Key::InitialR2T => b(self.initial_r2t),
             Key::ImmediateData => b(self.immediate_data),
-            Key::MaxRecvDataSegmentLength => self.max_recv_data_segment_length.to_string(),
-            Key::MaxBurstLength => self.max_burst_length.to_string(),
-            Key::FirstBurstLength => self
-                .first_burst_length
-                .min(self.max_burst_length)
-                .to_string(),
-            Key::DefaultTime2Wait => self.default_time2wait.to_string(),
-            Key::DefaultTime2Retain => self.default_time2retain.to_string(),
-            Key::MaxOutstandingR2T => self.max_outstanding_r2t.to_string(),
+            Key::MaxRecvDataSegmentLength => n(self.max_recv_data_segment_length.into()),
+            Key::MaxBurstLength => n(self.max_burst_length.into()),
+            Key::FirstBurstLength => n(self.first_burst_length.min(self.max_burst_length).into()),
+            Key::DefaultTime2Wait => n(self.default_time2wait.into()),
+            Key::DefaultTime2Retain => n(self.default_time2retain.into()),
+            Key::MaxOutstandingR2T => n(self.max_outstanding_r2t.into()),
             Key::DataPduInOrder => b(self.data_pdu_in_order),
             Key::DataSequenceInOrder => b(self.data_sequence_in_order),
-            Key::ErrorRecoveryLevel => self.error_recovery_level.to_string(),
-            Key::TaskReporting => "RFC3720".to_owned(),
-            Key::IscsiProtocolLevel => "1".to_owned(),
+            Key::ErrorRecoveryLevel => n(self.error_recovery_level.into()),
+            Key::TaskReporting => {
+                Value::List(vec![ListValue::TaskReporting(TaskReporting::Rfc3720)])
+            }
+            Key::IscsiProtocolLevel => n(1),
             _ => return None,
         })
     }
@@ -378,6 +409,67 @@ impl SessionParams {
         }
     }
 
+    /// The keys a login negotiates into these parameters
+    /// ([`Self::set_negotiated`]): every list, numerical and boolean key of
+    /// RFC 7143 §13 and RFC 7144.
+    pub(crate) const NEGOTIATED: [Key; 15] = [
+        Key::HeaderDigest,
+        Key::DataDigest,
+        Key::MaxConnections,
+        Key::InitialR2T,
+        Key::ImmediateData,
+        Key::MaxBurstLength,
+        Key::FirstBurstLength,
+        Key::DefaultTime2Wait,
+        Key::DefaultTime2Retain,
+        Key::MaxOutstandingR2T,
+        Key::DataPduInOrder,
+        Key::DataSequenceInOrder,
+        Key::ErrorRecoveryLevel,
+        Key::TaskReporting,
+        Key::IscsiProtocolLevel,
+    ];
+
+    /// Sets the field that `key` settles to `value`. Numbers from the peer
+    /// are within the key table's ranges, which fit the fields; only a local
+    /// configuration outside them saturates. A value of the wrong type for
+    /// its key cannot be settled (the negotiator checks) and leaves the
+    /// field alone.
+    pub(crate) fn set_negotiated(&mut self, key: Key, value: &Value) {
+        let u8_of = |v: u64| u8::try_from(v).unwrap_or(u8::MAX);
+        let u16_of = |v: u64| u16::try_from(v).unwrap_or(u16::MAX);
+        let u32_of = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        let crc = |d: &ListValue| *d == ListValue::Digest(Digest::Crc32c);
+        match (key, value) {
+            (Key::HeaderDigest, Value::Selected(d)) => self.header_digest = crc(d),
+            (Key::DataDigest, Value::Selected(d)) => self.data_digest = crc(d),
+            (Key::TaskReporting, Value::Selected(ListValue::TaskReporting(t))) => {
+                self.task_reporting = *t;
+            }
+            (Key::MaxConnections, &Value::Numerical(v)) => self.max_connections = u16_of(v),
+            (Key::MaxBurstLength, &Value::Numerical(v)) => self.max_burst_length = u32_of(v),
+            (Key::FirstBurstLength, &Value::Numerical(v)) => self.first_burst_length = u32_of(v),
+            (Key::DefaultTime2Wait, &Value::Numerical(v)) => self.default_time2wait = u16_of(v),
+            (Key::DefaultTime2Retain, &Value::Numerical(v)) => {
+                self.default_time2retain = u16_of(v);
+            }
+            (Key::MaxOutstandingR2T, &Value::Numerical(v)) => {
+                self.max_outstanding_r2t = u16_of(v);
+            }
+            (Key::ErrorRecoveryLevel, &Value::Numerical(v)) => {
+                self.error_recovery_level = u8_of(v);
+            }
+            (Key::IscsiProtocolLevel, &Value::Numerical(v)) => {
+                self.iscsi_protocol_level = u8_of(v);
+            }
+            (Key::InitialR2T, &Value::Boolean(v)) => self.initial_r2t = v,
+            (Key::ImmediateData, &Value::Boolean(v)) => self.immediate_data = v,
+            (Key::DataPduInOrder, &Value::Boolean(v)) => self.data_pdu_in_order = v,
+            (Key::DataSequenceInOrder, &Value::Boolean(v)) => self.data_sequence_in_order = v,
+            _ => {}
+        }
+    }
+
     /// The digests in force from full feature phase on.
     #[must_use]
     pub const fn digests(&self) -> Digests {
@@ -428,5 +520,34 @@ impl SessionParams {
             out.push(("TargetAlias", alias.clone()));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_defaults_are_the_session_defaults() {
+        // Every negotiated key set to its table default (RFC 7143 §13)
+        // gives what `with_defaults` holds: the two agree.
+        let isid = Isid::random(1, 0);
+        let expected = SessionParams::with_defaults(SessionType::Normal, "i".into(), isid, Cid(0));
+        let mut params = expected.clone();
+        for key in SessionParams::NEGOTIATED {
+            let default = Value::default_of(key).unwrap_or_else(|| panic!("{key} has no default"));
+            assert!(default.fits(key.def().kind), "{key}");
+            params.set_negotiated(key, &default);
+        }
+        assert_eq!(params, expected);
+        // And a typed value lands in its field.
+        params.set_negotiated(
+            Key::HeaderDigest,
+            &Value::Selected(ListValue::Digest(Digest::Crc32c)),
+        );
+        params.set_negotiated(Key::MaxBurstLength, &Value::Numerical(65_536));
+        params.set_negotiated(Key::InitialR2T, &Value::Boolean(false));
+        assert!(params.header_digest && !params.initial_r2t);
+        assert_eq!(params.max_burst_length, 65_536);
     }
 }

@@ -16,6 +16,7 @@ use crate::negotiation::{Negotiator, Role, Stage};
 use crate::params::{OperationalConfig, SessionParams, SessionType};
 use crate::target_auth::TargetAuth;
 use crate::text::{Incoming, LOGIN_SEGMENT_LIMIT, MAX_LOGIN_PDUS, Outgoing};
+use crate::value::Value;
 
 /// Authentication a target (or discovery) requires.
 #[derive(Clone, Debug, Default)]
@@ -477,10 +478,7 @@ impl TargetLogin {
                 self.entered_operational = true;
                 self.negotiator.declare(
                     Key::MaxRecvDataSegmentLength,
-                    self.config
-                        .operational
-                        .max_recv_data_segment_length
-                        .to_string(),
+                    &Value::Numerical(self.config.operational.max_recv_data_segment_length.into()),
                 );
                 self.negotiator.target_offers();
             }
@@ -592,10 +590,11 @@ impl TargetLogin {
         if session_type == SessionType::Normal {
             self.negotiator.declare(
                 Key::TargetPortalGroupTag,
-                self.config.portal_group_tag.to_string(),
+                &Value::Numerical(self.config.portal_group_tag.into()),
             );
             if let Some(alias) = self.target_alias.clone() {
-                self.negotiator.declare(Key::TargetAlias, alias);
+                self.negotiator
+                    .declare(Key::TargetAlias, &Value::Text(alias));
             }
         }
         Ok(())

@@ -1065,6 +1065,64 @@ fn rarely_sent_keys_get_the_answers_their_sections_give() {
 }
 
 #[test]
+fn malformed_values_are_refused_not_read_as_zero() {
+    let policy = Policy::new(AuthConfig::none());
+    let mut t = TargetLogin::new(
+        TargetLoginConfig::default(),
+        Box::new(FixedChallengeSource::new(1)),
+    );
+    let pairs = [
+        ("InitiatorName", INITIATOR),
+        ("TargetName", TARGET),
+        ("MaxBurstLength", "12ab"),
+        ("FirstBurstLength", "0x8000"),
+        ("ErrorRecoveryLevel", "one"),
+        ("ImmediateData", "yes"),
+        ("MaxOutstandingR2T", ""),
+    ];
+    feed(&mut t, &request(1, 3, true, &pairs), &policy).unwrap();
+    let resp = t.poll_transmit().unwrap();
+    let answers = text_of(&resp);
+    // RFC 7143 §6.2: an offer that is not a value of its key is refused and
+    // the key keeps its default.
+    assert_eq!(answers.get("MaxBurstLength"), Some("Reject"));
+    assert_eq!(answers.get("ErrorRecoveryLevel"), Some("Reject"));
+    assert_eq!(answers.get("ImmediateData"), Some("Reject"));
+    assert_eq!(answers.get("MaxOutstandingR2T"), Some("Reject"));
+    // Hex is a numerical value (§6.1); the answer is written in decimal.
+    assert_eq!(answers.get("FirstBurstLength"), Some("32768"));
+    let mut params = None;
+    while let Some(e) = t.poll_event() {
+        if let LoginEvent::Complete(p) = e {
+            params = Some(p);
+        }
+    }
+    let params = params.expect("the login completes");
+    assert_eq!(params.max_burst_length, 262_144);
+    assert_eq!(params.first_burst_length, 32_768);
+    assert_eq!(params.error_recovery_level, 0);
+    assert!(params.immediate_data);
+    assert_eq!(params.max_outstanding_r2t, 1);
+
+    // A malformed declaration fails the login (initiator error, 0x0200).
+    let mut t = TargetLogin::new(
+        TargetLoginConfig::default(),
+        Box::new(FixedChallengeSource::new(1)),
+    );
+    let pairs = [
+        ("InitiatorName", INITIATOR),
+        ("TargetName", TARGET),
+        ("MaxRecvDataSegmentLength", "8k"),
+    ];
+    let err = feed(&mut t, &request(1, 3, true, &pairs), &policy).unwrap_err();
+    assert!(
+        err.to_string().contains("MaxRecvDataSegmentLength"),
+        "{err}"
+    );
+    assert_status(&mut t, LoginStatus::INITIATOR_ERROR);
+}
+
+#[test]
 fn unknown_and_extension_keys_are_not_understood() {
     let policy = Policy::new(AuthConfig::none());
     let mut t = TargetLogin::new(
