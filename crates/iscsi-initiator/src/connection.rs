@@ -25,8 +25,8 @@ use iscsi_login::{
 };
 use iscsi_pdu::text::TextPairs;
 use iscsi_pdu::{
-    Bhs, Decoded, Digests, EncodedPdus, FrameLimits, Framer, Itt, LoginStatus, Lun, PduBuf,
-    RejectReason, TmfFunction,
+    Bhs, Decoded, EncodedPdus, FrameLimits, Framer, Itt, LoginStatus, Lun, PduBuf, RejectReason,
+    TmfFunction, Transmitter,
 };
 
 use crate::session::{self, Command, SessionEngine};
@@ -106,12 +106,8 @@ pub struct Connection {
     phase: Phase,
     login_deadline_ms: Option<u64>,
     login_timeout_ms: u64,
-    digests: Digests,
-    scratch: BytesMut,
-    /// PDUs queued since the last poll, all under `digests`; encoded
-    /// together when polled.
-    queued: Vec<PduBuf>,
-    out: EncodedPdus,
+    /// PDUs queued since the last poll, encoded together when polled.
+    transmit: Transmitter,
     events: VecDeque<Event>,
     closed: bool,
 }
@@ -138,10 +134,7 @@ impl Connection {
             login_deadline_ms: (login_timeout_ms > 0)
                 .then(|| now_ms.saturating_add(login_timeout_ms)),
             login_timeout_ms,
-            digests: Digests::NONE,
-            scratch: BytesMut::with_capacity(16 * 1024),
-            queued: Vec::new(),
-            out: EncodedPdus::new(),
+            transmit: Transmitter::new(),
             events: VecDeque::new(),
             closed: false,
         }
@@ -224,10 +217,12 @@ impl Connection {
         if let Some(params) = complete {
             // Login Requests still queued go out without digests.
             self.queue_login();
-            self.encode_queued();
-            self.digests = params.digests();
+            if let Err(e) = self.transmit.set_digests(params.digests()) {
+                self.close(format!("cannot encode a PDU: {e}"));
+                return;
+            }
             self.framer
-                .set_limits(self.framer.limits().with_digests(self.digests));
+                .set_limits(self.framer.limits().with_digests(params.digests()));
             self.phase = Phase::FullFeature(Box::new(SessionEngine::new((*params).clone())));
             self.login_deadline_ms = None;
             self.events.push_back(Event::LoggedIn(params));
@@ -325,8 +320,15 @@ impl Connection {
         if matches!(self.phase, Phase::Login) {
             self.queue_login();
         }
-        self.encode_queued();
-        (!self.out.is_empty()).then(|| std::mem::take(&mut self.out))
+        match self.transmit.poll() {
+            Ok(out) => out,
+            Err(e) => {
+                // Our own PDUs are built within the field limits; if one is
+                // not, the stream cannot go on.
+                self.close(format!("cannot encode a PDU: {e}"));
+                None
+            }
+        }
     }
 
     /// The next event.
@@ -357,24 +359,10 @@ impl Connection {
         }
     }
 
-    /// Encodes the queued PDUs under the digests in force.
-    fn encode_queued(&mut self) {
-        if self.queued.is_empty() {
-            return;
-        }
-        let result = self
-            .out
-            .push(self.queued.iter(), self.digests, &mut self.scratch);
-        self.queued.clear();
-        if let Err(e) = result {
-            self.close(format!("cannot encode a PDU: {e}"));
-        }
-    }
-
     /// Queues the Login Requests the login machine has ready.
     fn queue_login(&mut self) {
         while let Some(p) = self.login.poll_transmit() {
-            self.queued.push(p);
+            self.transmit.queue(p);
         }
     }
 
@@ -385,7 +373,7 @@ impl Connection {
             return;
         };
         while let Some(p) = engine.poll_transmit() {
-            self.queued.push(p);
+            self.transmit.queue(p);
         }
         let mut close = None;
         while let Some(event) = engine.poll_event() {

@@ -80,6 +80,86 @@ impl EncodedPdus {
     }
 }
 
+/// The transmit side of a connection: PDUs queued since the last poll,
+/// encoded together under the digests in force when polled, so that one
+/// vectored write carries every PDU queued in between. Both roles'
+/// connection machines use it.
+///
+/// A digest change ([`set_digests`](Self::set_digests), at the end of login)
+/// first encodes what is queued under the old digests: the last Login
+/// PDU goes out without the digests it negotiated (RFC 7143 §13.1).
+#[derive(Debug)]
+pub struct Transmitter {
+    digests: Digests,
+    scratch: BytesMut,
+    queued: Vec<PduBuf>,
+    out: EncodedPdus,
+}
+
+impl Default for Transmitter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Transmitter {
+    /// Nothing queued, no digests (the login phase).
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            digests: Digests::NONE,
+            scratch: BytesMut::with_capacity(16 * 1024),
+            queued: Vec::new(),
+            out: EncodedPdus::new(),
+        }
+    }
+
+    /// The digests PDUs are encoded with now.
+    #[must_use]
+    pub const fn digests(&self) -> Digests {
+        self.digests
+    }
+
+    /// Queues `pdu` for the next poll.
+    pub fn queue(&mut self, pdu: PduBuf) {
+        self.queued.push(pdu);
+    }
+
+    /// Encodes what is queued under the current digests, then switches to
+    /// `digests` for what is queued later.
+    ///
+    /// # Errors
+    /// A queued PDU that cannot be encoded ([`EncodeError`]): the stream
+    /// cannot go on, and the queued PDUs are dropped.
+    pub fn set_digests(&mut self, digests: Digests) -> Result<(), EncodeError> {
+        let result = self.encode_queued();
+        self.digests = digests;
+        result
+    }
+
+    /// Every PDU queued so far, encoded; `Ok(None)` when nothing is queued
+    /// or waiting.
+    ///
+    /// # Errors
+    /// A queued PDU that cannot be encoded ([`EncodeError`]); the queued
+    /// PDUs are dropped (what was encoded before is kept for the next poll).
+    pub fn poll(&mut self) -> Result<Option<EncodedPdus>, EncodeError> {
+        self.encode_queued()?;
+        Ok((!self.out.is_empty()).then(|| std::mem::take(&mut self.out)))
+    }
+
+    fn encode_queued(&mut self) -> Result<(), EncodeError> {
+        if self.queued.is_empty() {
+            return Ok(());
+        }
+        let result = self
+            .out
+            .push(self.queued.iter(), self.digests, &mut self.scratch);
+        self.queued.clear();
+        result
+    }
+}
+
 impl Buf for EncodedPdus {
     fn remaining(&self) -> usize {
         self.remaining
@@ -160,5 +240,22 @@ mod tests {
         }
         assert_eq!(written, expected);
         assert!(enc.is_empty());
+    }
+
+    #[test]
+    fn transmitter_encodes_each_pdu_under_the_digests_it_was_queued_with() {
+        let mut tx = Transmitter::new();
+        assert_eq!(tx.poll().unwrap().map(|e| e.pdu_count()), None);
+        tx.queue(nop(b"login"));
+        tx.set_digests(Digests::BOTH).unwrap();
+        tx.queue(nop(b"full feature"));
+        tx.queue(nop(b""));
+        let out = tx.poll().unwrap().unwrap();
+        let mut expected = nop(b"login").to_vec(Digests::NONE).unwrap();
+        expected.extend(nop(b"full feature").to_vec(Digests::BOTH).unwrap());
+        expected.extend(nop(b"").to_vec(Digests::BOTH).unwrap());
+        assert_eq!(out.to_vec(), expected);
+        assert_eq!(out.pdu_count(), 3);
+        assert!(tx.poll().unwrap().is_none());
     }
 }

@@ -88,7 +88,7 @@ pub use codes::{
     TmfResponseCode,
 };
 pub use digest::{DIGEST_LEN, Digests, crc32c, crc32c_append, data_digest, padded, padding};
-pub use encoded::EncodedPdus;
+pub use encoded::{EncodedPdus, Transmitter};
 pub use error::{EncodeError, FrameError, PduError};
 pub use framer::{Decoded, Frame, FrameLimits, Framer};
 pub use ids::{

@@ -40,8 +40,8 @@ use iscsi_login::{
     ChallengeSource, LoginEvent, SessionParams, TargetLogin, TargetLoginConfig, TargetPolicy,
 };
 use iscsi_pdu::{
-    Decoded, Digests, EncodedPdus, FrameError, FrameLimits, Framer, Itt, LoginStatus, Lun, PduBuf,
-    TmfFunction, TmfResponseCode, Tsih,
+    Decoded, EncodedPdus, FrameError, FrameLimits, Framer, Itt, LoginStatus, Lun, TmfFunction,
+    TmfResponseCode, Transmitter, Tsih,
 };
 use iscsi_scsi::Response;
 
@@ -156,13 +156,8 @@ pub struct Connection {
     /// The latest time the runtime gave, ms (the engine starts its idle
     /// clock from it).
     now_ms: u64,
-    /// Digests of what is encoded now.
-    digests: Digests,
-    scratch: BytesMut,
-    /// PDUs queued since the last [`Connection::poll_transmit`], all under
-    /// `digests`; encoded together when polled.
-    queued: Vec<PduBuf>,
-    out: EncodedPdus,
+    /// PDUs queued since the last poll, encoded together when polled.
+    transmit: Transmitter,
     events: VecDeque<Event>,
     closed: bool,
 }
@@ -188,10 +183,7 @@ impl Connection {
             login_deadline_ms: (login_timeout_ms > 0)
                 .then(|| now_ms.saturating_add(login_timeout_ms)),
             now_ms,
-            digests: Digests::NONE,
-            scratch: BytesMut::with_capacity(16 * 1024),
-            queued: Vec::new(),
-            out: EncodedPdus::new(),
+            transmit: Transmitter::new(),
             events: VecDeque::new(),
             closed: false,
         }
@@ -380,8 +372,15 @@ impl Connection {
     /// The PDUs to write next, encoded; `None` when nothing is queued.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<EncodedPdus> {
-        self.encode_queued();
-        (!self.out.is_empty()).then(|| std::mem::take(&mut self.out))
+        match self.transmit.poll() {
+            Ok(out) => out,
+            Err(e) => {
+                // Our own PDUs are built within the field limits; if one is
+                // not, the stream cannot go on.
+                self.close(format!("cannot encode a PDU: {e}"));
+                None
+            }
+        }
     }
 
     /// The next event.
@@ -415,30 +414,13 @@ impl Connection {
         }
     }
 
-    /// Encodes the queued PDUs under the digests in force: once per poll,
-    /// so that one write carries every answer since the last.
-    fn encode_queued(&mut self) {
-        if self.queued.is_empty() {
-            return;
-        }
-        let result = self
-            .out
-            .push(self.queued.iter(), self.digests, &mut self.scratch);
-        self.queued.clear();
-        if let Err(e) = result {
-            // Our own PDUs are built within the field limits; if one is not,
-            // the stream cannot go on.
-            self.close(format!("cannot encode a PDU: {e}"));
-        }
-    }
-
     /// Collects what the login machine queued and moves on when it ended.
     fn after_login(&mut self) {
         let Phase::Login(login) = &mut self.phase else {
             return;
         };
         while let Some(p) = login.poll_transmit() {
-            self.queued.push(p);
+            self.transmit.queue(p);
         }
         let mut complete = None;
         let mut failed = false;
@@ -458,11 +440,13 @@ impl Connection {
         let login_failed = login.is_failed();
         if let Some(params) = complete {
             // The last Login Response goes out without digests.
-            self.encode_queued();
-            self.digests = params.digests();
+            if let Err(e) = self.transmit.set_digests(params.digests()) {
+                self.close(format!("cannot encode a PDU: {e}"));
+                return;
+            }
             self.framer.set_limits(
                 FrameLimits::default()
-                    .with_digests(self.digests)
+                    .with_digests(params.digests())
                     .with_max_recv_data_segment_length(
                         params.target_max_recv_data_segment_length as usize,
                     ),
@@ -482,7 +466,7 @@ impl Connection {
             return;
         };
         while let Some(p) = engine.poll_transmit() {
-            self.queued.push(p);
+            self.transmit.queue(p);
         }
         let mut close = None;
         while let Some(event) = engine.poll_event() {
