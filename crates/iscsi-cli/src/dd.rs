@@ -2,6 +2,7 @@
 //! --verify reading back what was written.
 
 use super::*;
+use sha2::{Digest, Sha256};
 
 pub(crate) async fn dd(
     args: &Args,
@@ -79,7 +80,7 @@ pub(crate) async fn dd(
         );
         b
     };
-    let mut hasher_a = Fnv::default();
+    let mut hasher_a = Sha256::new();
     if to_lun {
         let mut f = std::fs::File::open(src).map_err(|e| io_fail(src, &e))?;
         f.seek(SeekFrom::Start(skip * bs))
@@ -126,7 +127,7 @@ pub(crate) async fn dd(
     let mut verified = None;
     if verify {
         // Read the destination back and compare digests.
-        let mut hasher_b = Fnv::default();
+        let mut hasher_b = Sha256::new();
         if to_lun {
             let mut at = 0;
             while at < total {
@@ -145,7 +146,7 @@ pub(crate) async fn dd(
             f.read_exact(&mut buf).map_err(|e| io_fail(dst, &e))?;
             hasher_b.update(&buf);
         }
-        let same = hasher_a.finish() == hasher_b.finish();
+        let same = hasher_a.finalize() == hasher_b.finalize();
         verified = Some(same);
         if !same {
             let _ = s.logout().await;
@@ -173,24 +174,4 @@ pub(crate) async fn dd(
         );
     }
     Ok(0)
-}
-
-/// FNV-1a over the copied bytes, for --verify (a checksum, not security).
-#[derive(Default)]
-struct Fnv(u64, bool);
-
-impl Fnv {
-    fn update(&mut self, data: &[u8]) {
-        if !self.1 {
-            self.0 = 0xcbf2_9ce4_8422_2325;
-            self.1 = true;
-        }
-        for b in data {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
