@@ -52,12 +52,13 @@ mod asc_text;
 mod backend;
 pub mod cdb;
 mod command;
+mod fail;
 pub mod initiator;
 mod lu;
 mod mode;
+mod nexus;
 mod pr;
 pub mod sense;
-mod vpd;
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

@@ -10,36 +10,14 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::backend::BlockBackend;
 use crate::cdb::{self, Fields};
 use crate::command::{BlockAccess, Command, ModeSense};
+use crate::fail::Fail;
+pub use crate::nexus::Nexus;
 use crate::pr::Reservations;
 use crate::sense::{Asc, Sense, SenseFormat, SenseKey, Status};
 
 mod sbc;
 mod spc;
-
-/// An I_T nexus as a logical unit sees it: the initiator port and the
-/// target port a command came through (SAM-5 §4.6.4).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub struct Nexus {
-    /// Unique per nexus for the lifetime of the target (a session id).
-    pub id: u64,
-    /// The initiator port name, for iSCSI `iqn...,i,0x<ISID>` (SPC-4 §7.6.4.6).
-    pub initiator_port: Arc<str>,
-    /// The relative target port identifier (for iSCSI the portal group tag).
-    pub target_port: u16,
-}
-
-impl Nexus {
-    /// A nexus with this id, initiator port name and target port.
-    #[must_use]
-    pub fn new(id: u64, initiator_port: impl Into<Arc<str>>, target_port: u16) -> Self {
-        Self {
-            id,
-            initiator_port: initiator_port.into(),
-            target_port,
-        }
-    }
-}
+mod vpd;
 
 /// What identifies the unit in INQUIRY and its VPD pages.
 #[derive(Clone, Debug)]
@@ -247,21 +225,6 @@ pub enum ResetKind {
     TargetWarm,
     /// TARGET COLD RESET.
     TargetCold,
-}
-
-/// Failure of a command before it produced a response.
-#[derive(Debug)]
-pub(crate) enum Fail {
-    Check(Sense),
-    /// MEDIUM ERROR sense and the backend error behind it.
-    Medium(Sense, String),
-    Conflict,
-}
-
-impl From<Sense> for Fail {
-    fn from(s: Sense) -> Self {
-        Self::Check(s)
-    }
 }
 
 type Outcome = Result<Bytes, Fail>;

@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use crate::cdb::{COMMANDS, CommandSpec, Fields};
 use crate::command::ReportSupportedOperationCodes;
-use crate::lu::Fail;
+use crate::fail::Fail;
 use crate::sense::{Asc, Sense, SenseKey};
 
 /// The changeable mode values of a unit.

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::cdb::{Access, Fields};
-use crate::lu::{Fail, Nexus};
+use crate::fail::Fail;
+use crate::nexus::Nexus;
 use crate::sense::{Asc, Sense, SenseKey};
 
 /// PR types (SPC-4 table 212).

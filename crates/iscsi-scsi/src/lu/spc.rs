@@ -36,7 +36,7 @@ impl LogicalUnit {
             }
             return Ok(truncate(self.standard_inquiry(), alloc));
         }
-        let data = crate::vpd::page(self, req.nexus, page).ok_or_else(|| field(2, None))?;
+        let data = vpd::page(self, req.nexus, page).ok_or_else(|| field(2, None))?;
         Ok(truncate(data, alloc))
     }
 

@@ -1,6 +1,6 @@
 //! Vital product data pages (SPC-4 §7.8, SBC-3 §6.6).
 
-use crate::lu::{
+use super::{
     LogicalUnit, MAX_COMPARE_AND_WRITE_BLOCKS, MAX_TRANSFER_BLOCKS, MAX_UNMAP_BLOCKS,
     MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BLOCKS, Nexus,
 };
