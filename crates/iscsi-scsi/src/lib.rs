@@ -11,8 +11,12 @@
 //! - Backends: [`MemoryBackend`] (sparse RAM) and [`FileBackend`] (file or
 //!   block device, hole punching, fdatasync).
 //! - [`Sense`] data in fixed and descriptor format, with T10 names.
-//! - [`initiator`]: the initiator half — CDB builders and parsers of
-//!   INQUIRY, VPD pages, READ CAPACITY, REPORT LUNS, MODE SENSE and more.
+//! - [`data`]: one type per SCSI data structure — INQUIRY data, each VPD
+//!   page, READ CAPACITY, REPORT LUNS and the SAM [`data::Lun`], mode
+//!   parameters and pages, PERSISTENT RESERVE IN/OUT, GET LBA STATUS,
+//!   REPORT SUPPORTED OPERATION CODES — each with `encode` and `parse`.
+//! - [`initiator`]: the initiator half — CDB builders and parameter lists,
+//!   and the [`data`] types under their initiator paths.
 //!
 //! It does no networking and keeps no clock. Commands are executed
 //! synchronously with `&self`; a runtime may run many at once.
@@ -51,6 +55,7 @@
 mod asc_text;
 mod backend;
 pub mod cdb;
+pub mod data;
 pub mod initiator;
 mod lu;
 mod mode;
