@@ -103,12 +103,13 @@ impl StandardInquiry {
         })
     }
 
-    /// Standard INQUIRY data (SPC-4 §6.6.2, table 26): `5 +
-    /// additional_length` bytes. The text fields are written as SPC-4
-    /// §4.3.1 ASCII fields (cut to the field, padded with spaces, bytes
-    /// other than printable ASCII as `_`); at most eight version
-    /// descriptors are written; fields that do not fit the length are left
-    /// out, bytes without a field here are zero.
+    /// Standard INQUIRY data (SPC-4 §6.6.2): `5 + additional_length` bytes.
+    /// The text fields are written as SPC-4 §4.3.1 ASCII fields (cut to the
+    /// field, padded with spaces, bytes other than printable ASCII as `_`);
+    /// an empty text field stays all zero bytes, as in the answer for a
+    /// logical unit that is not there (PERIPHERAL QUALIFIER 011b). At most
+    /// eight version descriptors are written; fields that do not fit the
+    /// length are left out, bytes without a field here are zero.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
         let mut d = vec![0u8; 5 + usize::from(self.additional_length)];
@@ -132,9 +133,15 @@ impl StandardInquiry {
             ],
         );
         set(&mut d, 7, u8::from(self.cmdque) << 1);
-        put(&mut d, 8, &ascii_field(&self.vendor, 8));
-        put(&mut d, 16, &ascii_field(&self.product, 16));
-        put(&mut d, 32, &ascii_field(&self.revision, 4));
+        for (at, len, text) in [
+            (8, 8, &self.vendor),
+            (16, 16, &self.product),
+            (32, 4, &self.revision),
+        ] {
+            if !text.is_empty() {
+                put(&mut d, at, &ascii_field(text, len));
+            }
+        }
         for (i, v) in self.version_descriptors.iter().take(8).enumerate() {
             put(&mut d, 58 + 2 * i, &v.to_be_bytes());
         }
