@@ -38,8 +38,7 @@ impl ReadCapacity10 {
         }
     }
 
-    /// The 8 bytes of READ CAPACITY(10) parameter data (SBC-3 §5.15.2,
-    /// table 52).
+    /// The 8 bytes of READ CAPACITY(10) parameter data (SBC-3 §5.15.2).
     #[must_use]
     pub fn encode(&self) -> [u8; 8] {
         let mut out = [0u8; 8];
@@ -132,8 +131,7 @@ impl ReadCapacity16 {
         }
     }
 
-    /// The 32 bytes of READ CAPACITY(16) parameter data (SBC-3 §5.16.2,
-    /// table 54); bytes 16–31 are reserved (zero). Fields wider than theirs
+    /// The 32 bytes of READ CAPACITY(16) parameter data (SBC-3 §5.16.2); bytes 16–31 are reserved (zero). Fields wider than theirs
     /// are cut to their bits.
     #[must_use]
     pub fn encode(&self) -> [u8; 32] {

@@ -50,8 +50,8 @@ pub struct StandardInquiry {
     pub product: String,
     /// PRODUCT REVISION LEVEL (bytes 32–35), trimmed.
     pub revision: String,
-    /// VERSION DESCRIPTORs 1–8 (bytes 58–73, two bytes each; SPC-4 table
-    /// 27 lists the codes), zeros left out.
+    /// VERSION DESCRIPTORs 1–8 (bytes 58–73, two bytes each; SPC-4
+    /// §6.6.2 lists the codes), zeros left out.
     pub version_descriptors: Vec<u16>,
 }
 

@@ -64,7 +64,7 @@ impl LbaStatusDescriptor {
         }
     }
 
-    /// The 16 bytes of the descriptor (SBC-3 §5.4, table 37); bytes 13–15
+    /// The 16 bytes of the descriptor (SBC-3 §5.4); bytes 13–15
     /// reserved.
     #[must_use]
     pub fn encode(&self) -> [u8; 16] {
@@ -127,7 +127,7 @@ impl LbaStatus {
         }
     }
 
-    /// GET LBA STATUS parameter data (SBC-3 §5.4, table 36): PARAMETER DATA
+    /// GET LBA STATUS parameter data (SBC-3 §5.4): PARAMETER DATA
     /// LENGTH (computed from `descriptors`), 4 reserved bytes, then the
     /// 16-byte descriptors.
     #[must_use]

@@ -156,7 +156,7 @@ impl ReportLuns {
         }
     }
 
-    /// REPORT LUNS parameter data (SPC-4 §6.33, table 286): LUN LIST LENGTH
+    /// REPORT LUNS parameter data (SPC-4 §6.33): LUN LIST LENGTH
     /// (computed from `luns`, not taken from `lun_list_length`), 4 reserved
     /// bytes, then 8 bytes per LUN. The device server cuts it to the
     /// ALLOCATION LENGTH.

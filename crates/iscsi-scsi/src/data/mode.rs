@@ -95,7 +95,7 @@ impl ModePage {
         }
     }
 
-    /// The page as sent: its bytes (SPC-4 §7.5.7, tables 444–445).
+    /// The page as sent: its bytes (SPC-4 §7.5.7).
     #[must_use]
     pub fn encode(&self) -> &[u8] {
         &self.bytes

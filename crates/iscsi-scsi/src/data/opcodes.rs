@@ -39,7 +39,7 @@ impl CommandTimeouts {
         }
     }
 
-    /// The 12 bytes (SPC-4 §6.35.4, table 300): DESCRIPTOR LENGTH 000Ah,
+    /// The 12 bytes (SPC-4 §6.35.4): DESCRIPTOR LENGTH 000Ah,
     /// reserved, COMMAND SPECIFIC, the two timeouts.
     #[must_use]
     pub fn encode(&self) -> [u8; 12] {
@@ -81,7 +81,7 @@ impl CommandDescriptor {
         }
     }
 
-    /// The descriptor (SPC-4 §6.35.2, table 297): 8 bytes, 20 with the
+    /// The descriptor (SPC-4 §6.35.2): 8 bytes, 20 with the
     /// command timeouts descriptor (CTDP set).
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
@@ -160,7 +160,7 @@ impl SupportedOperationCodes {
             .sum()
     }
 
-    /// "All commands" parameter data (SPC-4 §6.35.2, table 296): COMMAND
+    /// "All commands" parameter data (SPC-4 §6.35.2): COMMAND
     /// DATA LENGTH (computed from `commands`), then the descriptors.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
@@ -188,7 +188,7 @@ impl SupportedOperationCodes {
     }
 }
 
-/// SUPPORT of the "one command" format (SPC-4 §6.35.3, table 299).
+/// SUPPORT of the "one command" format (SPC-4 §6.35.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CommandSupport {
@@ -283,7 +283,7 @@ impl OneCommand {
         })
     }
 
-    /// "One command" parameter data (SPC-4 §6.35.3, table 298): a reserved
+    /// "One command" parameter data (SPC-4 §6.35.3): a reserved
     /// byte, CTDP and SUPPORT, CDB SIZE (the usage data's length, at most
     /// 65 535 bytes written), the usage data, the timeouts descriptor.
     #[must_use]

@@ -96,7 +96,7 @@ impl PrReadKeys {
         }
     }
 
-    /// READ KEYS parameter data (SPC-4 §6.15.2, table 171): PRGENERATION,
+    /// READ KEYS parameter data (SPC-4 §6.15.2): PRGENERATION,
     /// ADDITIONAL LENGTH (computed from `keys`), 8 bytes per key.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
@@ -186,7 +186,7 @@ impl PrReadReservation {
         })
     }
 
-    /// READ RESERVATION parameter data (SPC-4 §6.15.3, tables 172–173): 8
+    /// READ RESERVATION parameter data (SPC-4 §6.15.3): 8
     /// bytes without a reservation (ADDITIONAL LENGTH 0), 24 with one
     /// (ADDITIONAL LENGTH 16: key, obsolete and reserved bytes, SCOPE and
     /// TYPE in byte 21).
@@ -257,7 +257,7 @@ impl PrCapabilities {
         })
     }
 
-    /// REPORT CAPABILITIES parameter data (SPC-4 §6.15.4, table 174): LENGTH
+    /// REPORT CAPABILITIES parameter data (SPC-4 §6.15.4): LENGTH
     /// 0008h, the flags, the type mask, 2 reserved bytes.
     #[must_use]
     pub fn encode(&self) -> [u8; 8] {
@@ -285,8 +285,7 @@ impl PrCapabilities {
     }
 }
 
-/// One full status descriptor of READ FULL STATUS (SPC-4 §6.15.5, table
-/// 177): a registration.
+/// One full status descriptor of READ FULL STATUS (SPC-4 §6.15.5): a registration.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct PrFullStatusDescriptor {
@@ -362,7 +361,7 @@ impl PrFullStatus {
         })
     }
 
-    /// READ FULL STATUS parameter data (SPC-4 §6.15.5, tables 176–177):
+    /// READ FULL STATUS parameter data (SPC-4 §6.15.5):
     /// PRGENERATION, ADDITIONAL LENGTH (computed), then per registration 24
     /// bytes and its TransportID.
     #[must_use]
@@ -386,8 +385,8 @@ impl PrFullStatus {
     }
 }
 
-/// An iSCSI TransportID in the initiator port format (SPC-4 §7.6.4.6,
-/// table 508; RFC 7143): FORMAT CODE 01b and PROTOCOL IDENTIFIER 5h in
+/// An iSCSI TransportID in the initiator port format (SPC-4 §7.6.4.6;
+/// RFC 7143): FORMAT CODE 01b and PROTOCOL IDENTIFIER 5h in
 /// byte 0, ADDITIONAL LENGTH in bytes 2–3, then `port_name`
 /// (`iqn…,i,0x<ISID>`) with a NUL, padded with NULs to a multiple of 4
 /// bytes (names longer than 65 531 bytes are cut).
@@ -406,8 +405,7 @@ pub fn iscsi_transport_id(port_name: &str) -> Vec<u8> {
     out
 }
 
-/// The basic PERSISTENT RESERVE OUT parameter list (SPC-4 §6.16.3, table
-/// 179): 24 bytes. Transport IDs (SPEC_I_PT) and REGISTER AND MOVE lists are
+/// The basic PERSISTENT RESERVE OUT parameter list (SPC-4 §6.16.3): 24 bytes. Transport IDs (SPEC_I_PT) and REGISTER AND MOVE lists are
 /// not covered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -441,7 +439,7 @@ impl PrOutParameterList {
         }
     }
 
-    /// The 24 bytes of the list (SPC-4 §6.16.3, table 179); bytes 16–19
+    /// The 24 bytes of the list (SPC-4 §6.16.3); bytes 16–19
     /// (obsolete), the rest of byte 20 and bytes 21–23 are zero.
     #[must_use]
     pub fn encode(&self) -> [u8; 24] {
