@@ -60,7 +60,8 @@ pub fn scsi_cdb(data: &[u8]) {
 /// `scsi_data`: arbitrary bytes as the data an initiator reads back —
 /// standard INQUIRY and every VPD page, READ CAPACITY(10/16), REPORT
 /// LUNS, MODE SENSE(6/10), REPORT SUPPORTED OPERATION CODES, PERSISTENT
-/// RESERVE IN (keys, reservation), GET LBA STATUS, sense data. No parser
+/// RESERVE IN (keys, reservation, capabilities, full status) and OUT, GET
+/// LBA STATUS, sense data. No parser
 /// panics; sense data that parses encodes, in either format, to bytes
 /// that parse again.
 pub fn scsi_data(data: &[u8]) {
@@ -88,6 +89,11 @@ pub fn scsi_data(data: &[u8]) {
     let _ = PrReadKeys::parse(data);
     let _ = PrReadReservation::parse(data);
     let _ = LbaStatus::parse(data);
+    let _ = crate::data::OneCommand::parse(data);
+    let _ = crate::data::PrCapabilities::parse(data);
+    let _ = crate::data::PrFullStatus::parse(data);
+    let _ = crate::data::PrOutParameterList::parse(data);
+    let _ = crate::data::InformationalExceptionsPage::parse(data);
     if let Ok(sense) = Sense::parse(data) {
         for format in [crate::SenseFormat::Fixed, crate::SenseFormat::Descriptor] {
             let bytes = sense.encode(format);

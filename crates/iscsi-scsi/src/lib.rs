@@ -10,9 +10,16 @@
 //!   persistent reservations — executed against a [`BlockBackend`].
 //! - Backends: [`MemoryBackend`] (sparse RAM) and [`FileBackend`] (file or
 //!   block device, hole punching, fdatasync).
+//! - [`Command`]: a CDB decoded once into typed fields under their T10
+//!   names; the [`cdb`] module's command table says what each opcode is
+//!   (handler, reservation class, Data-Out rule, usage bitmap).
 //! - [`Sense`] data in fixed and descriptor format, with T10 names.
-//! - [`initiator`]: the initiator half — CDB builders and parsers of
-//!   INQUIRY, VPD pages, READ CAPACITY, REPORT LUNS, MODE SENSE and more.
+//! - [`data`]: one type per SCSI data structure — INQUIRY data, each VPD
+//!   page, READ CAPACITY, REPORT LUNS and the SAM [`data::Lun`], mode
+//!   parameters and pages, PERSISTENT RESERVE IN/OUT, GET LBA STATUS,
+//!   REPORT SUPPORTED OPERATION CODES — each with `encode` and `parse`.
+//! - [`initiator`]: the initiator half — CDB builders and parameter lists,
+//!   and the [`data`] types under their initiator paths.
 //!
 //! It does no networking and keeps no clock. Commands are executed
 //! synchronously with `&self`; a runtime may run many at once.
@@ -52,6 +59,7 @@ mod asc_text;
 mod backend;
 pub mod cdb;
 mod command;
+pub mod data;
 mod fail;
 pub mod initiator;
 mod lu;

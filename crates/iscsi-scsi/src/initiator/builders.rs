@@ -176,53 +176,6 @@ impl PrOutAction {
     }
 }
 
-/// Persistent reservation TYPE (SPC-4 §6.15.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum PrType {
-    /// 1h Write Exclusive.
-    WriteExclusive,
-    /// 3h Exclusive Access.
-    ExclusiveAccess,
-    /// 5h Write Exclusive – Registrants Only.
-    WriteExclusiveRegistrantsOnly,
-    /// 6h Exclusive Access – Registrants Only.
-    ExclusiveAccessRegistrantsOnly,
-    /// 7h Write Exclusive – All Registrants.
-    WriteExclusiveAllRegistrants,
-    /// 8h Exclusive Access – All Registrants.
-    ExclusiveAccessAllRegistrants,
-}
-
-impl PrType {
-    /// The 4-bit TYPE code.
-    #[must_use]
-    pub const fn code(self) -> u8 {
-        match self {
-            Self::WriteExclusive => 0x1,
-            Self::ExclusiveAccess => 0x3,
-            Self::WriteExclusiveRegistrantsOnly => 0x5,
-            Self::ExclusiveAccessRegistrantsOnly => 0x6,
-            Self::WriteExclusiveAllRegistrants => 0x7,
-            Self::ExclusiveAccessAllRegistrants => 0x8,
-        }
-    }
-
-    /// The type with TYPE code `code`, if SPC-4 defines one.
-    #[must_use]
-    pub const fn from_code(code: u8) -> Option<Self> {
-        Some(match code {
-            0x1 => Self::WriteExclusive,
-            0x3 => Self::ExclusiveAccess,
-            0x5 => Self::WriteExclusiveRegistrantsOnly,
-            0x6 => Self::ExclusiveAccessRegistrantsOnly,
-            0x7 => Self::WriteExclusiveAllRegistrants,
-            0x8 => Self::ExclusiveAccessAllRegistrants,
-            _ => return None,
-        })
-    }
-}
-
 const DPO: u8 = 0x10;
 pub(super) const FUA: u8 = 0x08;
 const LBA: &str = "LOGICAL BLOCK ADDRESS";

@@ -1,18 +1,63 @@
 //! Vital product data pages (SPC-4 §7.8, SBC-3 §6.6).
+//!
+//! Every page starts with the same 4-byte header (SPC-4 §7.8.1): PERIPHERAL
+//! QUALIFIER and PERIPHERAL DEVICE TYPE in byte 0, PAGE CODE in byte 1,
+//! PAGE LENGTH (bytes that follow) in bytes 2–3. The parsers check the page
+//! code and ignore byte 0; `encode` writes byte 0 as 00h (a connected
+//! direct-access block device, what the logical unit is) and computes PAGE
+//! LENGTH.
 
-use super::*;
+use super::{ParseError, Reader, len_field, need, put};
+
+mod identification;
+
+pub use identification::*;
+
+/// Byte 0 of every page this crate encodes: PERIPHERAL QUALIFIER 000b
+/// (connected), PERIPHERAL DEVICE TYPE 00h (direct-access block device).
+const PERIPHERAL: u8 = 0x00;
 
 /// The page clamped to its PAGE LENGTH (SPC-4 §7.8.1: a 4-byte
 /// header with a 16-bit PAGE LENGTH in bytes 2–3).
-fn vpd_page<'a>(data: &'a [u8], page: u8, what: &'static str) -> Result<&'a [u8], ParseError> {
+fn vpd_page<'a>(data: &'a [u8], page: u8, what: &'static str) -> Result<Reader<'a>, ParseError> {
     need(what, data, 4)?;
-    if byte(data, 1) != page {
+    let d = Reader(data);
+    if d.u8(1) != page {
         return Err(ParseError::WrongPage {
             expected: page,
-            got: byte(data, 1),
+            got: d.u8(1),
         });
     }
-    Ok(span(data, 0, 4 + usize::from(be16(data, 2))))
+    Ok(d.take(4 + usize::from(d.u16(2))))
+}
+
+/// Writes VPD pages: the 4-byte header, then the page body.
+struct VpdHeader;
+
+impl VpdHeader {
+    /// The page `page` with `body` after the header; PAGE LENGTH is the
+    /// body's length (a body over 65 535 bytes is cut to it).
+    fn wrap(page: u8, body: &[u8]) -> Vec<u8> {
+        let body = body.get(..usize::from(u16::MAX)).unwrap_or(body);
+        let mut out = Vec::with_capacity(4 + body.len());
+        out.extend_from_slice(&[PERIPHERAL, page]);
+        out.extend_from_slice(&len_field::<u16>(body.len()).to_be_bytes());
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// A page of `N` bytes (PAGE LENGTH `N − 4`), header filled in, body
+    /// zero.
+    fn fixed<const N: usize>(page: u8) -> [u8; N] {
+        let mut out = [0u8; N];
+        put(&mut out, 0, &[PERIPHERAL, page]);
+        put(
+            &mut out,
+            2,
+            &len_field::<u16>(N.saturating_sub(4)).to_be_bytes(),
+        );
+        out
+    }
 }
 
 /// Supported VPD Pages (SPC-4 §7.8.16): VPD page 00h.
@@ -34,8 +79,23 @@ impl SupportedVpdPages {
     pub fn parse(data: &[u8]) -> Result<Self, ParseError> {
         let page = vpd_page(data, Self::PAGE_CODE, "Supported VPD Pages page")?;
         Ok(Self {
-            pages: span(page, 4, page.len()).to_vec(),
+            pages: page.rest(4).to_vec(),
         })
+    }
+
+    /// The page listing `pages` (which should be in ascending order).
+    #[must_use]
+    pub fn new(pages: &[u8]) -> Self {
+        Self {
+            pages: pages.to_vec(),
+        }
+    }
+
+    /// The page (SPC-4 §7.8.16): the header, then one byte per supported
+    /// page code.
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        VpdHeader::wrap(Self::PAGE_CODE, &self.pages)
     }
 }
 
@@ -58,191 +118,23 @@ impl UnitSerialNumber {
     pub fn parse(data: &[u8]) -> Result<Self, ParseError> {
         let page = vpd_page(data, Self::PAGE_CODE, "Unit Serial Number page")?;
         Ok(Self {
-            serial: text(page, 4, page.len()),
+            serial: page.text(4, page.len()),
         })
     }
-}
 
-/// CODE SET of a designation descriptor (SPC-4 §7.8.6.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CodeSet {
-    /// 1h: binary values.
-    Binary,
-    /// 2h: printable ASCII.
-    Ascii,
-    /// 3h: UTF-8.
-    Utf8,
-    /// Any other (reserved) code.
-    Reserved(u8),
-}
-
-impl CodeSet {
-    /// The code set with 4-bit code `code`.
+    /// The page for `serial`.
     #[must_use]
-    pub const fn from_code(code: u8) -> Self {
-        match code & 0x0f {
-            1 => Self::Binary,
-            2 => Self::Ascii,
-            3 => Self::Utf8,
-            other => Self::Reserved(other),
+    pub fn new(serial: &str) -> Self {
+        Self {
+            serial: serial.to_owned(),
         }
     }
-}
 
-/// ASSOCIATION of a designation descriptor (SPC-4 §7.8.6.1):
-/// what the designator names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Association {
-    /// 00b: the logical unit.
-    LogicalUnit,
-    /// 01b: the target port the command came through.
-    TargetPort,
-    /// 10b: the SCSI target device.
-    TargetDevice,
-    /// 11b: reserved.
-    Reserved,
-}
-
-impl Association {
-    /// The association with 2-bit code `code`.
+    /// The page (SPC-4 §7.8.18): the header, then the PRODUCT SERIAL NUMBER
+    /// bytes as they are (no padding).
     #[must_use]
-    pub const fn from_code(code: u8) -> Self {
-        match code & 0x03 {
-            0 => Self::LogicalUnit,
-            1 => Self::TargetPort,
-            2 => Self::TargetDevice,
-            _ => Self::Reserved,
-        }
-    }
-}
-
-/// DESIGNATOR TYPE of a designation descriptor (SPC-4 §7.8.6.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum DesignatorType {
-    /// 0h: vendor specific.
-    VendorSpecific,
-    /// 1h: T10 vendor ID based (8-byte vendor ID, then vendor-specific data).
-    T10VendorId,
-    /// 2h: EUI-64 based.
-    Eui64,
-    /// 3h: NAA (IEEE Name Address Authority).
-    Naa,
-    /// 4h: relative target port identifier.
-    RelativeTargetPort,
-    /// 5h: target port group.
-    TargetPortGroup,
-    /// 6h: logical unit group.
-    LogicalUnitGroup,
-    /// 7h: MD5 logical unit identifier.
-    Md5LogicalUnit,
-    /// 8h: SCSI name string (for iSCSI, the iqn./eui./naa. name).
-    ScsiNameString,
-    /// 9h: protocol specific port identifier.
-    ProtocolSpecificPort,
-    /// Any other (reserved) code.
-    Reserved(u8),
-}
-
-impl DesignatorType {
-    /// The designator type with 4-bit code `code`.
-    #[must_use]
-    pub const fn from_code(code: u8) -> Self {
-        match code & 0x0f {
-            0x0 => Self::VendorSpecific,
-            0x1 => Self::T10VendorId,
-            0x2 => Self::Eui64,
-            0x3 => Self::Naa,
-            0x4 => Self::RelativeTargetPort,
-            0x5 => Self::TargetPortGroup,
-            0x6 => Self::LogicalUnitGroup,
-            0x7 => Self::Md5LogicalUnit,
-            0x8 => Self::ScsiNameString,
-            0x9 => Self::ProtocolSpecificPort,
-            other => Self::Reserved(other),
-        }
-    }
-}
-
-/// One designation descriptor of the Device Identification page
-/// (SPC-4 §7.8.6.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Designator {
-    /// PROTOCOL IDENTIFIER (byte 0 bits 7–4; 5h iSCSI), meaningful when
-    /// `piv` is set.
-    pub protocol_identifier: u8,
-    /// CODE SET (byte 0 bits 3–0).
-    pub code_set: CodeSet,
-    /// PIV (byte 1 bit 7): `protocol_identifier` is valid.
-    pub piv: bool,
-    /// ASSOCIATION (byte 1 bits 5–4).
-    pub association: Association,
-    /// DESIGNATOR TYPE (byte 1 bits 3–0).
-    pub designator_type: DesignatorType,
-    /// The DESIGNATOR bytes.
-    pub value: Vec<u8>,
-}
-
-impl fmt::Display for Designator {
-    /// NAA and EUI-64 as `naa.`/`eui.` and upper-case hex, T10 vendor IDs as
-    /// `t10.` and text, SCSI name strings as their text, port and group
-    /// numbers in decimal, anything else as hex.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = &self.value;
-        let as_text = || text(v, 0, v.len());
-        match self.designator_type {
-            DesignatorType::Naa => write!(f, "naa.{}", hex_upper(v)),
-            DesignatorType::Eui64 => write!(f, "eui.{}", hex_upper(v)),
-            DesignatorType::T10VendorId => write!(f, "t10.{}", as_text()),
-            DesignatorType::ScsiNameString => f.write_str(&as_text()),
-            DesignatorType::RelativeTargetPort => write!(f, "relative target port {}", be16(v, 2)),
-            DesignatorType::TargetPortGroup => write!(f, "target port group {}", be16(v, 2)),
-            DesignatorType::LogicalUnitGroup => write!(f, "logical unit group {}", be16(v, 2)),
-            _ if matches!(self.code_set, CodeSet::Ascii | CodeSet::Utf8) => f.write_str(&as_text()),
-            _ => write!(f, "0x{}", hex_upper(v)),
-        }
-    }
-}
-
-/// Device Identification (SPC-4 §7.8.6): VPD page 83h.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct DeviceIdentification {
-    /// The designation descriptors, in page order. A descriptor cut short
-    /// by the allocation length is left out.
-    pub designators: Vec<Designator>,
-}
-
-impl DeviceIdentification {
-    /// The VPD page code.
-    pub const PAGE_CODE: u8 = 0x83;
-
-    /// Parses the page.
-    ///
-    /// # Errors
-    /// [`ParseError`] for a short header or another page.
-    pub fn parse(data: &[u8]) -> Result<Self, ParseError> {
-        let page = vpd_page(data, Self::PAGE_CODE, "Device Identification page")?;
-        let mut designators = Vec::new();
-        let mut rest = span(page, 4, page.len());
-        while let [b0, b1, _, len, tail @ ..] = rest {
-            let Some(value) = tail.get(..usize::from(*len)) else {
-                break;
-            };
-            designators.push(Designator {
-                protocol_identifier: b0 >> 4,
-                code_set: CodeSet::from_code(*b0),
-                piv: b1 & 0x80 != 0,
-                association: Association::from_code(b1 >> 4),
-                designator_type: DesignatorType::from_code(*b1),
-                value: value.to_vec(),
-            });
-            rest = tail.get(usize::from(*len)..).unwrap_or(&[]);
-        }
-        Ok(Self { designators })
+    pub fn encode(&self) -> Vec<u8> {
+        VpdHeader::wrap(Self::PAGE_CODE, self.serial.as_bytes())
     }
 }
 
@@ -315,32 +207,74 @@ impl ExtendedInquiry {
     pub fn parse(data: &[u8]) -> Result<Self, ParseError> {
         let p = vpd_page(data, Self::PAGE_CODE, "Extended INQUIRY Data page")?;
         Ok(Self {
-            activate_microcode: byte(p, 4) >> 6,
-            spt: (byte(p, 4) >> 3) & 0x07,
-            grd_chk: bit(p, 4, 0x04),
-            app_chk: bit(p, 4, 0x02),
-            ref_chk: bit(p, 4, 0x01),
-            uask_sup: bit(p, 5, 0x20),
-            group_sup: bit(p, 5, 0x10),
-            prior_sup: bit(p, 5, 0x08),
-            headsup: bit(p, 5, 0x04),
-            ordsup: bit(p, 5, 0x02),
-            simpsup: bit(p, 5, 0x01),
-            wu_sup: bit(p, 6, 0x08),
-            crd_sup: bit(p, 6, 0x04),
-            nv_sup: bit(p, 6, 0x02),
-            v_sup: bit(p, 6, 0x01),
-            p_i_i_sup: bit(p, 7, 0x10),
-            luiclr: bit(p, 7, 0x01),
-            r_sup: bit(p, 8, 0x10),
-            cbcs: bit(p, 8, 0x01),
-            multi_it_nexus_microcode_download: byte(p, 9) & 0x0f,
-            extended_self_test_minutes: be16(p, 10),
-            poa_sup: bit(p, 12, 0x80),
-            hra_sup: bit(p, 12, 0x40),
-            vsa_sup: bit(p, 12, 0x20),
-            max_sense_data_length: byte(p, 13),
+            activate_microcode: p.u8(4) >> 6,
+            spt: (p.u8(4) >> 3) & 0x07,
+            grd_chk: p.bit(4, 0x04),
+            app_chk: p.bit(4, 0x02),
+            ref_chk: p.bit(4, 0x01),
+            uask_sup: p.bit(5, 0x20),
+            group_sup: p.bit(5, 0x10),
+            prior_sup: p.bit(5, 0x08),
+            headsup: p.bit(5, 0x04),
+            ordsup: p.bit(5, 0x02),
+            simpsup: p.bit(5, 0x01),
+            wu_sup: p.bit(6, 0x08),
+            crd_sup: p.bit(6, 0x04),
+            nv_sup: p.bit(6, 0x02),
+            v_sup: p.bit(6, 0x01),
+            p_i_i_sup: p.bit(7, 0x10),
+            luiclr: p.bit(7, 0x01),
+            r_sup: p.bit(8, 0x10),
+            cbcs: p.bit(8, 0x01),
+            multi_it_nexus_microcode_download: p.u8(9) & 0x0f,
+            extended_self_test_minutes: p.u16(10),
+            poa_sup: p.bit(12, 0x80),
+            hra_sup: p.bit(12, 0x40),
+            vsa_sup: p.bit(12, 0x20),
+            max_sense_data_length: p.u8(13),
         })
+    }
+
+    /// The 64-byte page (SPC-4 §7.8.7, PAGE LENGTH 003Ch); bytes 14–63
+    /// reserved. Fields wider than theirs are cut to their bits.
+    #[must_use]
+    pub fn encode(&self) -> [u8; 64] {
+        let b = u8::from;
+        let mut p = VpdHeader::fixed::<64>(Self::PAGE_CODE);
+        put(
+            &mut p,
+            4,
+            &[
+                (self.activate_microcode << 6)
+                    | ((self.spt & 0x07) << 3)
+                    | (b(self.grd_chk) << 2)
+                    | (b(self.app_chk) << 1)
+                    | b(self.ref_chk),
+                (b(self.uask_sup) << 5)
+                    | (b(self.group_sup) << 4)
+                    | (b(self.prior_sup) << 3)
+                    | (b(self.headsup) << 2)
+                    | (b(self.ordsup) << 1)
+                    | b(self.simpsup),
+                (b(self.wu_sup) << 3)
+                    | (b(self.crd_sup) << 2)
+                    | (b(self.nv_sup) << 1)
+                    | b(self.v_sup),
+                (b(self.p_i_i_sup) << 4) | b(self.luiclr),
+                (b(self.r_sup) << 4) | b(self.cbcs),
+                self.multi_it_nexus_microcode_download & 0x0f,
+            ],
+        );
+        put(&mut p, 10, &self.extended_self_test_minutes.to_be_bytes());
+        put(
+            &mut p,
+            12,
+            &[
+                (b(self.poa_sup) << 7) | (b(self.hra_sup) << 6) | (b(self.vsa_sup) << 5),
+                self.max_sense_data_length,
+            ],
+        );
+        p
     }
 }
 
@@ -400,24 +334,61 @@ impl BlockLimits {
     pub fn parse(data: &[u8]) -> Result<Self, ParseError> {
         let p = vpd_page(data, Self::PAGE_CODE, "Block Limits page")?;
         Ok(Self {
-            wsnz: bit(p, 4, 0x01),
-            max_compare_and_write_length: byte(p, 5),
-            optimal_transfer_length_granularity: be16(p, 6),
-            max_transfer_length: be32(p, 8),
-            optimal_transfer_length: be32(p, 12),
-            max_prefetch_length: be32(p, 16),
-            max_unmap_lba_count: be32(p, 20),
-            max_unmap_block_descriptor_count: be32(p, 24),
-            optimal_unmap_granularity: be32(p, 28),
-            ugavalid: bit(p, 32, 0x80),
-            unmap_granularity_alignment: be32(p, 32) & 0x7fff_ffff,
-            max_write_same_length: be64(p, 36),
-            max_atomic_transfer_length: be32(p, 44),
-            atomic_alignment: be32(p, 48),
-            atomic_transfer_length_granularity: be32(p, 52),
-            max_atomic_transfer_length_with_boundary: be32(p, 56),
-            max_atomic_boundary_size: be32(p, 60),
+            wsnz: p.bit(4, 0x01),
+            max_compare_and_write_length: p.u8(5),
+            optimal_transfer_length_granularity: p.u16(6),
+            max_transfer_length: p.u32(8),
+            optimal_transfer_length: p.u32(12),
+            max_prefetch_length: p.u32(16),
+            max_unmap_lba_count: p.u32(20),
+            max_unmap_block_descriptor_count: p.u32(24),
+            optimal_unmap_granularity: p.u32(28),
+            ugavalid: p.bit(32, 0x80),
+            unmap_granularity_alignment: p.u32(32) & 0x7fff_ffff,
+            max_write_same_length: p.u64(36),
+            max_atomic_transfer_length: p.u32(44),
+            atomic_alignment: p.u32(48),
+            atomic_transfer_length_granularity: p.u32(52),
+            max_atomic_transfer_length_with_boundary: p.u32(56),
+            max_atomic_boundary_size: p.u32(60),
         })
+    }
+
+    /// The 64-byte page (SBC-3 §6.6.3 with the SBC-4 atomic fields, PAGE
+    /// LENGTH 003Ch). UNMAP GRANULARITY ALIGNMENT is cut to 31 bits.
+    #[must_use]
+    pub fn encode(&self) -> [u8; 64] {
+        let mut p = VpdHeader::fixed::<64>(Self::PAGE_CODE);
+        put(
+            &mut p,
+            4,
+            &[u8::from(self.wsnz), self.max_compare_and_write_length],
+        );
+        put(
+            &mut p,
+            6,
+            &self.optimal_transfer_length_granularity.to_be_bytes(),
+        );
+        let alignment =
+            (u32::from(self.ugavalid) << 31) | (self.unmap_granularity_alignment & 0x7fff_ffff);
+        for (at, v) in [
+            (8, self.max_transfer_length),
+            (12, self.optimal_transfer_length),
+            (16, self.max_prefetch_length),
+            (20, self.max_unmap_lba_count),
+            (24, self.max_unmap_block_descriptor_count),
+            (28, self.optimal_unmap_granularity),
+            (32, alignment),
+            (44, self.max_atomic_transfer_length),
+            (48, self.atomic_alignment),
+            (52, self.atomic_transfer_length_granularity),
+            (56, self.max_atomic_transfer_length_with_boundary),
+            (60, self.max_atomic_boundary_size),
+        ] {
+            put(&mut p, at, &v.to_be_bytes());
+        }
+        put(&mut p, 36, &self.max_write_same_length.to_be_bytes());
+        p
     }
 }
 
@@ -454,14 +425,34 @@ impl BlockDeviceCharacteristics {
     pub fn parse(data: &[u8]) -> Result<Self, ParseError> {
         let p = vpd_page(data, Self::PAGE_CODE, "Block Device Characteristics page")?;
         Ok(Self {
-            medium_rotation_rate: be16(p, 4),
-            product_type: byte(p, 6),
-            wabereq: byte(p, 7) >> 6,
-            wacereq: (byte(p, 7) >> 4) & 0x03,
-            nominal_form_factor: byte(p, 7) & 0x0f,
-            fuab: bit(p, 8, 0x02),
-            vbuls: bit(p, 8, 0x01),
+            medium_rotation_rate: p.u16(4),
+            product_type: p.u8(6),
+            wabereq: p.u8(7) >> 6,
+            wacereq: (p.u8(7) >> 4) & 0x03,
+            nominal_form_factor: p.u8(7) & 0x0f,
+            fuab: p.bit(8, 0x02),
+            vbuls: p.bit(8, 0x01),
         })
+    }
+
+    /// The 64-byte page (SBC-3 §6.6.2, PAGE LENGTH 003Ch); bytes 9–63
+    /// reserved.
+    #[must_use]
+    pub fn encode(&self) -> [u8; 64] {
+        let mut p = VpdHeader::fixed::<64>(Self::PAGE_CODE);
+        put(&mut p, 4, &self.medium_rotation_rate.to_be_bytes());
+        put(
+            &mut p,
+            6,
+            &[
+                self.product_type,
+                (self.wabereq << 6)
+                    | ((self.wacereq & 0x03) << 4)
+                    | (self.nominal_form_factor & 0x0f),
+                (u8::from(self.fuab) << 1) | u8::from(self.vbuls),
+            ],
+        );
+        p
     }
 
     /// True when MEDIUM ROTATION RATE says non-rotating medium (0001h).
@@ -507,15 +498,38 @@ impl LogicalBlockProvisioning {
     pub fn parse(data: &[u8]) -> Result<Self, ParseError> {
         let p = vpd_page(data, Self::PAGE_CODE, "Logical Block Provisioning page")?;
         Ok(Self {
-            threshold_exponent: byte(p, 4),
-            lbpu: bit(p, 5, 0x80),
-            lbpws: bit(p, 5, 0x40),
-            lbpws10: bit(p, 5, 0x20),
-            lbprz: (byte(p, 5) >> 2) & 0x07,
-            anc_sup: bit(p, 5, 0x02),
-            dp: bit(p, 5, 0x01),
-            provisioning_type: byte(p, 6) & 0x07,
+            threshold_exponent: p.u8(4),
+            lbpu: p.bit(5, 0x80),
+            lbpws: p.bit(5, 0x40),
+            lbpws10: p.bit(5, 0x20),
+            lbprz: (p.u8(5) >> 2) & 0x07,
+            anc_sup: p.bit(5, 0x02),
+            dp: p.bit(5, 0x01),
+            provisioning_type: p.u8(6) & 0x07,
         })
+    }
+
+    /// The 8-byte page (SBC-3 §6.6.4, PAGE LENGTH 0004h) without a
+    /// provisioning group descriptor; byte 7 reserved.
+    #[must_use]
+    pub fn encode(&self) -> [u8; 8] {
+        let b = u8::from;
+        let mut p = VpdHeader::fixed::<8>(Self::PAGE_CODE);
+        put(
+            &mut p,
+            4,
+            &[
+                self.threshold_exponent,
+                (b(self.lbpu) << 7)
+                    | (b(self.lbpws) << 6)
+                    | (b(self.lbpws10) << 5)
+                    | ((self.lbprz & 0x07) << 2)
+                    | (b(self.anc_sup) << 1)
+                    | b(self.dp),
+                self.provisioning_type & 0x07,
+            ],
+        );
+        p
     }
 }
 
@@ -554,7 +568,8 @@ impl VpdPage {
     /// [`ParseError::Truncated`] for fewer than the 4 header bytes.
     pub fn parse(data: &[u8]) -> Result<Self, ParseError> {
         need("VPD page", data, 4)?;
-        Ok(match byte(data, 1) {
+        let d = Reader(data);
+        Ok(match d.u8(1) {
             SupportedVpdPages::PAGE_CODE => Self::SupportedPages(SupportedVpdPages::parse(data)?),
             UnitSerialNumber::PAGE_CODE => Self::UnitSerialNumber(UnitSerialNumber::parse(data)?),
             DeviceIdentification::PAGE_CODE => {
@@ -570,9 +585,25 @@ impl VpdPage {
             }
             page_code => Self::Other {
                 page_code,
-                data: span(data, 4, 4 + usize::from(be16(data, 2))).to_vec(),
+                data: d.span(4, 4 + usize::from(d.u16(2))).to_vec(),
             },
         })
+    }
+
+    /// The page as sent: the `encode` of the page type, or for
+    /// [`VpdPage::Other`] the header and its data.
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Self::SupportedPages(p) => p.encode(),
+            Self::UnitSerialNumber(p) => p.encode(),
+            Self::DeviceIdentification(p) => p.encode(),
+            Self::ExtendedInquiry(p) => p.encode().to_vec(),
+            Self::BlockLimits(p) => p.encode().to_vec(),
+            Self::BlockDeviceCharacteristics(p) => p.encode().to_vec(),
+            Self::LogicalBlockProvisioning(p) => p.encode().to_vec(),
+            Self::Other { page_code, data } => VpdHeader::wrap(*page_code, data),
+        }
     }
 
     /// The PAGE CODE.

@@ -1,6 +1,6 @@
 //! READ CAPACITY(10) and (16) parameter data (SBC-3 §5.15, §5.16).
 
-use super::*;
+use super::{ParseError, Reader, need, put};
 
 /// READ CAPACITY(10) parameter data (SBC-3 §5.15.2): 8 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -20,10 +20,31 @@ impl ReadCapacity10 {
     /// [`ParseError::Truncated`] for fewer than 8 bytes.
     pub fn parse(data: &[u8]) -> Result<Self, ParseError> {
         need("READ CAPACITY(10) data", data, 8)?;
+        let d = Reader(data);
         Ok(Self {
-            last_lba: be32(data, 0),
-            block_length: be32(data, 4),
+            last_lba: d.u32(0),
+            block_length: d.u32(4),
         })
+    }
+
+    /// The data for a medium of `blocks` logical blocks (at least one) of
+    /// `block_length` bytes: RETURNED LOGICAL BLOCK ADDRESS is `blocks − 1`,
+    /// or FFFF_FFFFh when that does not fit 32 bits (SBC-3 §5.15.2).
+    #[must_use]
+    pub fn new(blocks: u64, block_length: u32) -> Self {
+        Self {
+            last_lba: u32::try_from(blocks.saturating_sub(1)).unwrap_or(u32::MAX),
+            block_length,
+        }
+    }
+
+    /// The 8 bytes of READ CAPACITY(10) parameter data (SBC-3 §5.15.2).
+    #[must_use]
+    pub fn encode(&self) -> [u8; 8] {
+        let mut out = [0u8; 8];
+        put(&mut out, 0, &self.last_lba.to_be_bytes());
+        put(&mut out, 4, &self.block_length.to_be_bytes());
+        out
     }
 
     /// The number of logical blocks (last LBA + 1).
@@ -79,17 +100,56 @@ impl ReadCapacity16 {
     /// [`ParseError::Truncated`] for fewer than 12 bytes.
     pub fn parse(data: &[u8]) -> Result<Self, ParseError> {
         need("READ CAPACITY(16) data", data, 12)?;
+        let d = Reader(data);
         Ok(Self {
-            last_lba: be64(data, 0),
-            block_length: be32(data, 8),
-            p_type: (byte(data, 12) >> 1) & 0x07,
-            prot_en: bit(data, 12, 0x01),
-            p_i_exponent: byte(data, 13) >> 4,
-            lbppbe: byte(data, 13) & 0x0f,
-            lbpme: bit(data, 14, 0x80),
-            lbprz: bit(data, 14, 0x40),
-            lowest_aligned_lba: be16(data, 14) & 0x3fff,
+            last_lba: d.u64(0),
+            block_length: d.u32(8),
+            p_type: (d.u8(12) >> 1) & 0x07,
+            prot_en: d.bit(12, 0x01),
+            p_i_exponent: d.u8(13) >> 4,
+            lbppbe: d.u8(13) & 0x0f,
+            lbpme: d.bit(14, 0x80),
+            lbprz: d.bit(14, 0x40),
+            lowest_aligned_lba: d.u16(14) & 0x3fff,
         })
+    }
+
+    /// The data for a medium of `blocks` logical blocks (at least one) of
+    /// `block_length` bytes, every other field zero.
+    #[must_use]
+    pub const fn new(blocks: u64, block_length: u32) -> Self {
+        Self {
+            last_lba: blocks.saturating_sub(1),
+            block_length,
+            p_type: 0,
+            prot_en: false,
+            p_i_exponent: 0,
+            lbppbe: 0,
+            lbpme: false,
+            lbprz: false,
+            lowest_aligned_lba: 0,
+        }
+    }
+
+    /// The 32 bytes of READ CAPACITY(16) parameter data (SBC-3 §5.16.2); bytes 16–31 are reserved (zero). Fields wider than theirs
+    /// are cut to their bits.
+    #[must_use]
+    pub fn encode(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        put(&mut out, 0, &self.last_lba.to_be_bytes());
+        put(&mut out, 8, &self.block_length.to_be_bytes());
+        let [aligned_hi, aligned_lo] = (self.lowest_aligned_lba & 0x3fff).to_be_bytes();
+        put(
+            &mut out,
+            12,
+            &[
+                ((self.p_type & 0x07) << 1) | u8::from(self.prot_en),
+                (self.p_i_exponent << 4) | (self.lbppbe & 0x0f),
+                (u8::from(self.lbpme) << 7) | (u8::from(self.lbprz) << 6) | aligned_hi,
+                aligned_lo,
+            ],
+        );
+        out
     }
 
     /// The number of logical blocks (last LBA + 1, saturating).
