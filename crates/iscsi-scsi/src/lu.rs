@@ -5,11 +5,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::backend::BlockBackend;
 use crate::cdb::{self, Fields};
 use crate::command::{BlockAccess, Command, ModeSense};
+use crate::data::{Lun, ReportLuns, StandardInquiry};
 use crate::fail::Fail;
 pub use crate::nexus::Nexus;
 use crate::pr::Reservations;
@@ -291,22 +292,6 @@ impl std::fmt::Debug for LogicalUnit {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn ascii(field: &str, len: usize) -> Vec<u8> {
-    let mut out: Vec<u8> = field
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                b
-            } else {
-                b'_'
-            }
-        })
-        .take(len)
-        .collect();
-    out.resize(len, b' ');
-    out
 }
 
 /// Truncates `data` to `alloc` bytes (SPC-4 §4.2.5.6: a short allocation
@@ -671,23 +656,13 @@ pub fn report_luns(luns: &[u16], cdb: &[u8]) -> Response {
     if alloc < 16 {
         return Response::check(Sense::invalid_cdb_field(6, None), SenseFormat::Fixed);
     }
-    let listed: Vec<u16> = if select == 0x01 {
+    // The target configuration refuses LUN indexes above Lun::MAX_INDEX.
+    let listed = if select == 0x01 {
         Vec::new()
     } else {
-        luns.to_vec()
+        luns.iter().filter_map(|&i| Lun::from_index(i)).collect()
     };
-    let mut out = BytesMut::with_capacity(8 + 8 * listed.len());
-    out.put_u32(u32::try_from(8 * listed.len()).unwrap_or(u32::MAX));
-    out.put_u32(0);
-    for lun in listed {
-        let (b0, b1) = if lun < 256 {
-            (0u8, lun as u8)
-        } else {
-            (0x40 | ((lun >> 8) as u8 & 0x3f), lun as u8)
-        };
-        out.put_slice(&[b0, b1, 0, 0, 0, 0, 0, 0]);
-    }
-    Response::good(truncate(out.freeze(), alloc))
+    Response::good(truncate(ReportLuns::new(listed).encode(), alloc))
 }
 
 /// The response for a command to a LUN the target does not have (SPC-4
@@ -703,12 +678,17 @@ pub fn lun_not_supported(cdb: &[u8]) -> Response {
             allocation_length,
             ..
         }) => {
-            let mut d = [0u8; 36];
-            d[0] = 0x7f;
-            d[2] = 0x06;
-            d[3] = 0x12;
-            d[4] = 31;
-            Response::good(truncate(d.to_vec(), usize::from(allocation_length)))
+            // Peripheral qualifier 011b, device type 1Fh: no unit here.
+            let data = StandardInquiry {
+                peripheral_qualifier: 3,
+                device_type: 0x1f,
+                version: 0x06,
+                hisup: true,
+                response_data_format: 2,
+                additional_length: StandardInquiry::MIN_ADDITIONAL_LENGTH,
+                ..StandardInquiry::default()
+            };
+            Response::good(truncate(data.encode(), usize::from(allocation_length)))
         }
         Ok(Command::RequestSense {
             allocation_length, ..

@@ -3,28 +3,28 @@
 //! CACHE, PRE-FETCH, READ DEFECT DATA.
 
 use super::*;
+use crate::data::{
+    LbaStatus, LbaStatusDescriptor, ProvisioningStatus, ReadCapacity10, ReadCapacity16,
+};
 
 impl LogicalUnit {
     pub(super) fn read_capacity_10(&self, lba: u32, pmi: bool) -> Outcome {
         if !pmi && lba != 0 {
             return Err(field(2, None));
         }
-        let last = u32::try_from(self.blocks - 1).unwrap_or(u32::MAX);
-        let mut out = Vec::with_capacity(8);
-        out.extend_from_slice(&last.to_be_bytes());
-        out.extend_from_slice(&self.block_size.to_be_bytes());
-        Ok(Bytes::from(out))
+        let data = ReadCapacity10::new(self.blocks, self.block_size).encode();
+        Ok(Bytes::copy_from_slice(&data))
     }
 
     pub(super) fn read_capacity_16(&self, alloc: u32) -> Bytes {
         let alloc = usize::try_from(alloc).unwrap_or(usize::MAX);
-        let mut out = [0u8; 32];
-        out[0..8].copy_from_slice(&(self.blocks - 1).to_be_bytes());
-        out[8..12].copy_from_slice(&self.block_size.to_be_bytes());
-        if self.backend.thin() {
-            out[14] = 0x80 | 0x40; // LBPME, LBPRZ
-        }
-        truncate(out.to_vec(), alloc)
+        let thin = self.backend.thin();
+        let data = ReadCapacity16 {
+            lbpme: thin,
+            lbprz: thin,
+            ..ReadCapacity16::new(self.blocks, self.block_size)
+        };
+        truncate(data.encode().to_vec(), alloc)
     }
 
     /// Checks the range and the protection field (we have no protection
@@ -474,17 +474,20 @@ impl LogicalUnit {
             descriptors.push((at, n, mapped));
             at += n;
         }
-        let mut out = Vec::with_capacity(8 + 16 * descriptors.len());
-        let len = u32::try_from(4 + 16 * descriptors.len()).unwrap_or(u32::MAX);
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(&[0, 0, 0, 0]);
-        for (start, n, mapped) in descriptors {
-            out.extend_from_slice(&start.to_be_bytes());
-            out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes());
-            out.push(if mapped { 0 } else { 1 });
-            out.extend_from_slice(&[0, 0, 0]);
-        }
-        Ok(truncate(out, alloc))
+        let status = LbaStatus::new(
+            descriptors
+                .into_iter()
+                .map(|(start, n, mapped)| {
+                    let status = if mapped {
+                        ProvisioningStatus::Mapped
+                    } else {
+                        ProvisioningStatus::Deallocated
+                    };
+                    LbaStatusDescriptor::new(start, u32::try_from(n).unwrap_or(u32::MAX), status)
+                })
+                .collect(),
+        );
+        Ok(truncate(status.encode(), alloc))
     }
 }
 

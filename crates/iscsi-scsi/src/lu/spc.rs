@@ -3,6 +3,7 @@
 //! STOP UNIT, RESERVE/RELEASE and PERSISTENT RESERVE IN/OUT.
 
 use super::*;
+use crate::data::StandardInquiry;
 
 impl LogicalUnit {
     pub(super) fn request_sense(&self, req: &Request<'_>, desc: bool, alloc: u8) -> Response {
@@ -41,29 +42,23 @@ impl LogicalUnit {
     }
 
     pub(super) fn standard_inquiry(&self) -> Vec<u8> {
-        let mut d = [0u8; 96];
-        d[0] = 0x00; // connected, direct access block device
-        d[1] = 0x00; // not removable
-        d[2] = 0x06; // SPC-4
-        d[3] = 0x12; // HISUP, response data format 2
-        d[4] = 96 - 5;
-        d[5] = 0x00;
-        d[6] = 0x00;
-        d[7] = 0x02; // CMDQUE
-        d[8..16].copy_from_slice(&ascii(&self.config.vendor, 8));
-        d[16..32].copy_from_slice(&ascii(&self.config.product, 16));
-        d[32..36].copy_from_slice(&ascii(&self.config.revision, 4));
-        // Version descriptors (SPC-4 table 26): SAM-5, iSCSI (RFC 7143),
-        // SPC-4, SBC-3.
-        for (slot, v) in d
-            .get_mut(58..66)
-            .into_iter()
-            .flat_map(|s| s.chunks_exact_mut(2))
-            .zip([0x00a0u16, 0x0960, 0x0460, 0x04c0])
-        {
-            slot.copy_from_slice(&v.to_be_bytes());
+        // An empty field is sent as spaces (SPC-4 §4.3.1).
+        let text = |s: &str| if s.is_empty() { " " } else { s }.to_owned();
+        StandardInquiry {
+            // Connected direct-access block device, not removable, SPC-4.
+            version: 0x06,
+            hisup: true,
+            response_data_format: 2,
+            additional_length: StandardInquiry::FULL_ADDITIONAL_LENGTH,
+            cmdque: true,
+            vendor: text(&self.config.vendor),
+            product: text(&self.config.product),
+            revision: text(&self.config.revision),
+            // Version descriptors: SAM-5, iSCSI (RFC 7143), SPC-4, SBC-3.
+            version_descriptors: vec![0x00a0, 0x0960, 0x0460, 0x04c0],
+            ..StandardInquiry::default()
         }
-        d.to_vec()
+        .encode()
     }
 
     pub(super) fn mode_sense(&self, fields: &ModeSense) -> Outcome {
