@@ -5,6 +5,7 @@
 //! unit, the reservation check and the Data-Out sizing all read it.
 
 use crate::command::Command;
+use crate::data::Reader;
 use crate::sense::Sense;
 
 /// Operation codes (T10 op-num.txt).
@@ -291,7 +292,7 @@ fn rows(opcode: u8) -> impl Iterator<Item = &'static CommandSpec> {
 /// opcode has them. `None` for a command this crate does not implement.
 pub(crate) fn lookup(cdb: &[u8]) -> Option<&'static CommandSpec> {
     let opcode = *cdb.first()?;
-    let sa = u16::from(Fields(cdb).u8(1) & 0x1f);
+    let sa = u16::from(Reader(cdb).u8(1) & 0x1f);
     rows(opcode).find(|c| c.service_action.is_none_or(|s| s == sa))
 }
 
@@ -333,37 +334,6 @@ pub const fn cdb_len(opcode: u8) -> Option<usize> {
     }
 }
 
-/// Reads CDB fields; a field beyond the CDB reads as zero (the caller has
-/// checked the length against [`cdb_len`]).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Fields<'a>(pub(crate) &'a [u8]);
-
-impl Fields<'_> {
-    pub(crate) fn u8(&self, at: usize) -> u8 {
-        self.0.get(at).copied().unwrap_or(0)
-    }
-    pub(crate) fn bit(&self, at: usize, mask: u8) -> bool {
-        self.u8(at) & mask != 0
-    }
-    pub(crate) fn u16(&self, at: usize) -> u16 {
-        u16::from_be_bytes([self.u8(at), self.u8(at + 1)])
-    }
-    pub(crate) fn u24(&self, at: usize) -> u32 {
-        u32::from_be_bytes([0, self.u8(at), self.u8(at + 1), self.u8(at + 2)])
-    }
-    pub(crate) fn u32(&self, at: usize) -> u32 {
-        u32::from_be_bytes([
-            self.u8(at),
-            self.u8(at + 1),
-            self.u8(at + 2),
-            self.u8(at + 3),
-        ])
-    }
-    pub(crate) fn u64(&self, at: usize) -> u64 {
-        (u64::from(self.u32(at)) << 32) | u64::from(self.u32(at + 4))
-    }
-}
-
 /// Checks that `cdb` is long enough for its opcode; the sense to return when
 /// not (ILLEGAL REQUEST / INVALID FIELD IN CDB, pointing at the opcode).
 pub(crate) fn check_len(cdb: &[u8]) -> Result<(), Sense> {
@@ -394,13 +364,5 @@ mod tests {
         }
         assert_eq!(cdb_len(op::READ_10), Some(10));
         assert_eq!(cdb_len(0xe0), None);
-    }
-
-    #[test]
-    fn fields_read_zero_past_the_end() {
-        let f = Fields(&[0x28, 0, 0x12, 0x34]);
-        assert_eq!(f.u16(2), 0x1234);
-        assert_eq!(f.u32(2), 0x1234_0000);
-        assert_eq!(f.u8(100), 0);
     }
 }

@@ -9,7 +9,8 @@
 //! 10b, an LBA past the medium) are the logical unit's to judge, in the
 //! order SPC-4 gives, after unit attentions and reservations.
 
-use crate::cdb::{Fields, Handler, check_len, handler, op};
+use crate::cdb::{Handler, check_len, handler, op};
+use crate::data::Reader;
 use crate::sense::{Asc, FieldPointer, Sense, SenseKey};
 
 /// The fields of a READ- or WRITE-style CDB of any length (SBC-4 §5.7,
@@ -33,7 +34,7 @@ pub struct BlockAccess {
 impl BlockAccess {
     /// LBA, TRANSFER LENGTH and flags at the places the group code puts
     /// them (SBC-4 §5: 6-byte CDBs carry a 21-bit LBA and no flags).
-    fn parse(f: Fields<'_>) -> Self {
+    fn parse(f: Reader<'_>) -> Self {
         let flags = f.u8(1);
         let (lba, transfer_length) = match f.u8(0) >> 5 {
             0 => {
@@ -223,7 +224,7 @@ impl Command {
     /// IN or SERVICE ACTION IN(16) service action it does not.
     pub fn parse(cdb: &[u8]) -> Result<Self, Sense> {
         check_len(cdb)?;
-        let f = Fields(cdb);
+        let f = Reader(cdb);
         let opcode = f.u8(0);
         let service_action = f.u8(1) & 0x1f;
         let ten = opcode >> 5 != 0;

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use bytes::{Bytes, BytesMut};
 
 use crate::backend::BlockBackend;
-use crate::cdb::{self, Fields};
+use crate::cdb;
 use crate::command::{BlockAccess, Command, ModeSense};
+use crate::data::Reader;
 use crate::data::{Lun, ReportLuns, StandardInquiry};
 use crate::fail::Fail;
 pub use crate::nexus::Nexus;

@@ -3,8 +3,9 @@
 
 use bytes::Bytes;
 
-use crate::cdb::{COMMANDS, CommandSpec, Fields};
+use crate::cdb::{COMMANDS, CommandSpec};
 use crate::command::ReportSupportedOperationCodes;
+use crate::data::Reader;
 use crate::fail::Fail;
 use crate::sense::{Asc, Sense, SenseKey};
 
@@ -109,7 +110,7 @@ fn bad_parameter(byte: usize) -> Fail {
 /// Applies a MODE SELECT parameter list (SPC-4 §6.11): only the changeable
 /// bits (WCE, D_SENSE, SWP) may differ from the current page.
 pub(crate) fn select(data: &[u8], ten: bool, sink: &mut dyn ModeSink) -> Result<(), Fail> {
-    let f = Fields(data);
+    let f = Reader(data);
     let (header, bd_len) = if ten {
         (8, usize::from(f.u16(6)))
     } else {
@@ -144,7 +145,7 @@ pub(crate) fn select(data: &[u8], ten: bool, sink: &mut dyn ModeSink) -> Result<
                 Asc::PARAMETER_LIST_LENGTH_ERROR,
             ))
         })?;
-        let pf = Fields(page);
+        let pf = Reader(page);
         match code {
             CACHING if len == 0x12 => {
                 let template = caching(

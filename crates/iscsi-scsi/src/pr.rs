@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::cdb::{Access, Fields};
+use crate::cdb::Access;
+use crate::data::Reader;
 use crate::fail::Fail;
 use crate::nexus::Nexus;
 use crate::sense::{Asc, Sense, SenseKey};
@@ -246,7 +247,7 @@ impl Reservations {
         nexus: &Nexus,
     ) -> Result<Effects, Fail> {
         self.remember(nexus);
-        let p = Fields(params);
+        let p = Reader(params);
         let key = p.u64(0);
         let sa_key = p.u64(8);
         let flags = p.u8(20);

@@ -384,7 +384,7 @@ impl LogicalUnit {
         if len < 8 || data.len() < len {
             return Err(illegal(Asc::PARAMETER_LIST_LENGTH_ERROR));
         }
-        let p = Fields(&data);
+        let p = Reader(&data);
         let descriptors_len = usize::from(p.u16(2));
         if descriptors_len % 16 != 0 || 8 + descriptors_len > len {
             return Err(illegal(Asc::PARAMETER_LIST_LENGTH_ERROR));
