@@ -5,7 +5,10 @@ use bytes::Bytes;
 
 use crate::cdb::{COMMANDS, CommandSpec};
 use crate::command::ReportSupportedOperationCodes;
-use crate::data::Reader;
+use crate::data::{
+    CachingPage, CommandDescriptor, CommandTimeouts, ControlPage, InformationalExceptionsPage,
+    ModePage, OneCommand, Reader, SupportedOperationCodes,
+};
 use crate::fail::Fail;
 use crate::sense::{Asc, Sense, SenseKey};
 
@@ -24,78 +27,71 @@ pub(crate) trait ModeSink {
     fn set_swp(&mut self, on: bool);
 }
 
-const CACHING: u8 = 0x08;
-const CONTROL: u8 = 0x0a;
-const INFORMATIONAL_EXCEPTIONS: u8 = 0x1c;
+const CACHING: u8 = CachingPage::PAGE_CODE;
+const CONTROL: u8 = ControlPage::PAGE_CODE;
+const INFORMATIONAL_EXCEPTIONS: u8 = InformationalExceptionsPage::PAGE_CODE;
 const ALL_PAGES: u8 = 0x3f;
 
 /// Page control values.
 const PC_CURRENT: u8 = 0;
 const PC_CHANGEABLE: u8 = 1;
 
-fn caching(pc: u8, v: &ModeValues) -> Vec<u8> {
-    let mut p = [0u8; 20];
-    p[0] = CACHING;
-    p[1] = 0x12;
-    p[2] = match pc {
-        PC_CHANGEABLE => 0x04,
-        PC_CURRENT => {
-            if v.wce {
-                0x04
-            } else {
-                0
-            }
-        }
-        _ => 0x04,
-    };
-    p.to_vec()
+fn caching(pc: u8, v: &ModeValues) -> ModePage {
+    // WCE is changeable, and on by default.
+    CachingPage {
+        wce: pc != PC_CURRENT || v.wce,
+        ..CachingPage::default()
+    }
+    .to_page()
 }
 
-fn control(pc: u8, v: &ModeValues) -> Vec<u8> {
-    let mut p = [0u8; 12];
-    p[0] = CONTROL;
-    p[1] = 0x0a;
+fn control(pc: u8, v: &ModeValues) -> ModePage {
     if pc == PC_CHANGEABLE {
-        p[2] = 0x04; // D_SENSE
-        p[4] = 0x08; // SWP
-        return p.to_vec();
+        return ControlPage {
+            d_sense: true,
+            swp: true,
+            ..ControlPage::default()
+        }
+        .to_page();
     }
     let current = pc == PC_CURRENT;
-    // TST 000b, D_SENSE, GLTSD (no implicit log saving).
-    p[2] = 0x02 | if current && v.d_sense { 0x04 } else { 0 };
-    // QUEUE ALGORITHM MODIFIER 1: unrestricted reordering allowed.
-    p[3] = 0x10;
-    p[4] = if current && v.swp { 0x08 } else { 0 };
-    // TAS: aborted tasks of other nexuses end with TASK ABORTED.
-    p[5] = 0x40;
-    p[8] = 0xff; // BUSY TIMEOUT PERIOD: unlimited
-    p[9] = 0xff;
-    p.to_vec()
+    ControlPage {
+        // TST 000b; GLTSD: no implicit log saving.
+        gltsd: true,
+        d_sense: current && v.d_sense,
+        // Unrestricted reordering allowed.
+        queue_algorithm_modifier: 1,
+        swp: current && v.swp,
+        // Aborted tasks of other nexuses end with TASK ABORTED.
+        tas: true,
+        // Unlimited.
+        busy_timeout_period: 0xffff,
+        ..ControlPage::default()
+    }
+    .to_page()
 }
 
-fn informational_exceptions(pc: u8) -> Vec<u8> {
-    let mut p = [0u8; 12];
-    p[0] = INFORMATIONAL_EXCEPTIONS;
-    p[1] = 0x0a;
-    if pc != PC_CHANGEABLE {
-        p[2] = 0x08; // DEXCPT: no informational exceptions reported
+fn informational_exceptions(pc: u8) -> ModePage {
+    // DEXCPT: no informational exceptions reported.
+    InformationalExceptionsPage {
+        dexcpt: pc != PC_CHANGEABLE,
+        ..InformationalExceptionsPage::default()
     }
-    p.to_vec()
+    .to_page()
 }
 
 /// The mode pages for MODE SENSE, or `None` for a page or subpage this
 /// unit does not have (INVALID FIELD IN CDB).
-pub(crate) fn pages(page: u8, subpage: u8, pc: u8, v: &ModeValues) -> Option<Vec<u8>> {
+pub(crate) fn pages(page: u8, subpage: u8, pc: u8, v: &ModeValues) -> Option<Vec<ModePage>> {
     match (page, subpage) {
-        (CACHING, 0) => Some(caching(pc, v)),
-        (CONTROL, 0) => Some(control(pc, v)),
-        (INFORMATIONAL_EXCEPTIONS, 0) => Some(informational_exceptions(pc)),
-        (ALL_PAGES, 0 | 0xff) => {
-            let mut all = caching(pc, v);
-            all.extend(control(pc, v));
-            all.extend(informational_exceptions(pc));
-            Some(all)
-        }
+        (CACHING, 0) => Some(vec![caching(pc, v)]),
+        (CONTROL, 0) => Some(vec![control(pc, v)]),
+        (INFORMATIONAL_EXCEPTIONS, 0) => Some(vec![informational_exceptions(pc)]),
+        (ALL_PAGES, 0 | 0xff) => Some(vec![
+            caching(pc, v),
+            control(pc, v),
+            informational_exceptions(pc),
+        ]),
         _ => None,
     }
 }
@@ -156,7 +152,7 @@ pub(crate) fn select(data: &[u8], ten: bool, sink: &mut dyn ModeSink) -> Result<
                         swp: false,
                     },
                 );
-                check_same(page, &template, at)?;
+                check_same(page, template.encode(), at)?;
                 sink.set_wce(pf.bit(2, 0x04));
             }
             CONTROL if len == 0x0a => {
@@ -165,12 +161,12 @@ pub(crate) fn select(data: &[u8], ten: bool, sink: &mut dyn ModeSink) -> Result<
                     d_sense: pf.bit(2, 0x04),
                     swp: pf.bit(4, 0x08),
                 };
-                check_same(page, &control(PC_CURRENT, &wanted), at)?;
+                check_same(page, control(PC_CURRENT, &wanted).encode(), at)?;
                 sink.set_d_sense(wanted.d_sense);
                 sink.set_swp(wanted.swp);
             }
             INFORMATIONAL_EXCEPTIONS if len == 0x0a => {
-                check_same(page, &informational_exceptions(PC_CURRENT), at)?;
+                check_same(page, informational_exceptions(PC_CURRENT).encode(), at)?;
             }
             _ => return Err(bad_parameter(at)),
         }
@@ -194,13 +190,9 @@ fn check_same(page: &[u8], template: &[u8], base: usize) -> Result<(), Fail> {
     Ok(())
 }
 
-fn timeouts() -> [u8; 12] {
-    // COMMAND TIMEOUTS DESCRIPTOR: length 10, nominal and recommended
-    // timeouts of 30 s.
-    [0, 0x0a, 0, 0, 0, 0, 0, 30, 0, 0, 0, 30]
-}
-
-/// REPORT COMMANDS OPERATION CODES.
+/// REPORT SUPPORTED OPERATION CODES (SPC-4 §6.35) from the command table:
+/// all commands (REPORTING OPTIONS 000b) or one (001b–011b), with command
+/// timeouts descriptors of 30 s when RCTD is set.
 pub(crate) fn report_supported_opcodes(
     fields: &ReportSupportedOperationCodes,
 ) -> Result<Bytes, Fail> {
@@ -214,27 +206,22 @@ pub(crate) fn report_supported_opcodes(
     } = fields;
     let alloc = usize::try_from(allocation_length).unwrap_or(usize::MAX);
     let invalid = |byte| Fail::Check(Sense::invalid_cdb_field(byte, None));
-    let mut out = Vec::new();
-    match options {
-        0 => {
-            let per = if rctd { 20 } else { 8 };
-            out.extend_from_slice(
-                &u32::try_from(COMMANDS.len() * per)
-                    .unwrap_or(0)
-                    .to_be_bytes(),
-            );
-            for s in COMMANDS {
-                out.push(s.opcode);
-                out.push(0);
-                out.extend_from_slice(&s.service_action.unwrap_or(0).to_be_bytes());
-                out.push(0);
-                out.push(if rctd { 0x02 } else { 0 } | u8::from(s.service_action.is_some()));
-                out.extend_from_slice(&u16::try_from(s.usage.len()).unwrap_or(0).to_be_bytes());
-                if rctd {
-                    out.extend_from_slice(&timeouts());
-                }
-            }
-        }
+    let timeouts = rctd.then(|| CommandTimeouts::new(30, 30));
+    let mut out = match options {
+        0 => SupportedOperationCodes::new(
+            COMMANDS
+                .iter()
+                .map(|s| CommandDescriptor {
+                    timeouts,
+                    ..CommandDescriptor::new(
+                        s.opcode,
+                        s.service_action,
+                        u16::try_from(s.usage.len()).unwrap_or(0),
+                    )
+                })
+                .collect(),
+        )
+        .encode(),
         1..=3 => {
             let has_sa = COMMANDS
                 .iter()
@@ -251,22 +238,12 @@ pub(crate) fn report_supported_opcodes(
                 }),
             };
             match found {
-                Some(s) => {
-                    out.push(0);
-                    out.push(if rctd { 0x80 } else { 0 } | 0x03);
-                    out.extend_from_slice(&u16::try_from(s.usage.len()).unwrap_or(0).to_be_bytes());
-                    out.extend_from_slice(s.usage);
-                    if rctd {
-                        out.extend_from_slice(&timeouts());
-                    }
-                }
-                None => {
-                    out.extend_from_slice(&[0, 0x01, 0, 0]);
-                }
+                Some(s) => OneCommand::supported(s.usage, timeouts).encode(),
+                None => OneCommand::not_supported().encode(),
             }
         }
         _ => return Err(invalid(2)),
-    }
+    };
     out.truncate(alloc);
     Ok(Bytes::from(out))
 }

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::cdb::Access;
-use crate::data::Reader;
+use crate::data::{
+    PrCapabilities, PrFullStatus, PrFullStatusDescriptor, PrReadKeys, PrReadReservation,
+    PrReservation, Reader, iscsi_transport_id,
+};
 use crate::fail::Fail;
 use crate::nexus::Nexus;
 use crate::sense::{Asc, Sense, SenseKey};
@@ -173,68 +176,55 @@ impl Reservations {
 
     /// PERSISTENT RESERVE IN.
     pub(crate) fn pr_in(&self, service_action: u8, _nexus: &Nexus) -> Result<Bytes, Fail> {
-        let mut out = Vec::new();
-        out.extend_from_slice(&self.generation.to_be_bytes());
-        match service_action {
-            0x00 => {
-                let keys: Vec<u64> = self.registrations.iter().map(|r| r.key).collect();
-                out.extend_from_slice(&u32::try_from(keys.len() * 8).unwrap_or(0).to_be_bytes());
-                for k in keys {
-                    out.extend_from_slice(&k.to_be_bytes());
-                }
-            }
-            0x01 => match &self.reservation {
-                Some(r) => {
-                    out.extend_from_slice(&16u32.to_be_bytes());
+        let out = match service_action {
+            0x00 => PrReadKeys::new(
+                self.generation,
+                self.registrations.iter().map(|r| r.key).collect(),
+            )
+            .encode(),
+            0x01 => {
+                let reservation = self.reservation.as_ref().map(|r| {
                     let key = if all_registrants(r.kind) {
                         0
                     } else {
                         self.key_of(&r.holder).unwrap_or(0)
                     };
-                    out.extend_from_slice(&key.to_be_bytes());
-                    out.extend_from_slice(&[0, 0, 0, 0, 0, r.kind & 0x0f, 0, 0]);
-                }
-                None => out.extend_from_slice(&0u32.to_be_bytes()),
-            },
-            0x02 => {
-                out.clear();
-                // REPORT CAPABILITIES: length 8; CRH; TMV with ALLOW COMMANDS
-                // 000b; every type but the obsolete ones.
-                out.extend_from_slice(&[0x00, 0x08, 0x10, 0x80, 0xea, 0x01, 0x00, 0x00]);
+                    PrReservation::new(key, r.kind & 0x0f)
+                });
+                PrReadReservation::new(self.generation, reservation).encode()
             }
+            // CRH; TMV with ALLOW COMMANDS 000b; every type but the
+            // obsolete ones.
+            0x02 => PrCapabilities {
+                crh: true,
+                tmv: true,
+                type_mask: 0xea01,
+                ..PrCapabilities::default()
+            }
+            .encode()
+            .to_vec(),
             0x03 => {
-                let mut descriptors = Vec::new();
-                for r in &self.registrations {
-                    let mut d = Vec::new();
-                    d.extend_from_slice(&r.key.to_be_bytes());
-                    d.extend_from_slice(&[0, 0, 0, 0]);
-                    let holder = self.is_holder(&r.port);
-                    d.push(u8::from(holder));
-                    d.push(if holder {
-                        self.reservation.as_ref().map_or(0, |x| x.kind & 0x0f)
-                    } else {
-                        0
-                    });
-                    d.extend_from_slice(&[0, 0, 0, 0]);
-                    d.extend_from_slice(&r.port.1.to_be_bytes());
-                    // TransportID, iSCSI format 01b: name ",i,0x" ISID.
-                    let mut name = r.port.0.as_bytes().to_vec();
-                    name.push(0);
-                    while name.len() % 4 != 0 {
-                        name.push(0);
-                    }
-                    let mut tid = vec![0x45, 0];
-                    tid.extend_from_slice(&u16::try_from(name.len()).unwrap_or(0).to_be_bytes());
-                    tid.extend(name);
-                    d.extend_from_slice(&u32::try_from(tid.len()).unwrap_or(0).to_be_bytes());
-                    d.extend(tid);
-                    descriptors.extend(d);
-                }
-                out.extend_from_slice(&u32::try_from(descriptors.len()).unwrap_or(0).to_be_bytes());
-                out.extend(descriptors);
+                let held = self.reservation.as_ref().map_or(0, |x| x.kind & 0x0f);
+                let descriptors = self
+                    .registrations
+                    .iter()
+                    .map(|r| {
+                        let holder = self.is_holder(&r.port);
+                        PrFullStatusDescriptor {
+                            key: r.key,
+                            r_holder: holder,
+                            pr_type: if holder { held } else { 0 },
+                            relative_target_port: r.port.1,
+                            // iSCSI TransportID: name ",i,0x" ISID.
+                            transport_id: iscsi_transport_id(&r.port.0),
+                            ..PrFullStatusDescriptor::default()
+                        }
+                    })
+                    .collect();
+                PrFullStatus::new(self.generation, descriptors).encode()
             }
             _ => return Err(Fail::Check(Sense::invalid_cdb_field(1, Some(4)))),
-        }
+        };
         Ok(Bytes::from(out))
     }
 

@@ -3,7 +3,7 @@
 //! STOP UNIT, RESERVE/RELEASE and PERSISTENT RESERVE IN/OUT.
 
 use super::*;
-use crate::data::StandardInquiry;
+use crate::data::{BlockDescriptor, ModeParameters, StandardInquiry};
 
 impl LogicalUnit {
     pub(super) fn request_sense(&self, req: &Request<'_>, desc: bool, alloc: u8) -> Response {
@@ -79,47 +79,19 @@ impl LogicalUnit {
         let mode = *lock(&self.mode);
         let pages = crate::mode::pages(page, subpage, pc, &mode_view(mode))
             .ok_or_else(|| field(2, Some(5)))?;
-        let mut block_descriptor = Vec::new();
-        if !dbd {
-            if llbaa {
-                block_descriptor.extend_from_slice(&self.blocks.to_be_bytes());
-                block_descriptor.extend_from_slice(&[0, 0, 0, 0]);
-                block_descriptor.extend_from_slice(&self.block_size.to_be_bytes());
-            } else {
-                let n = u32::try_from(self.blocks).unwrap_or(u32::MAX);
-                block_descriptor.extend_from_slice(&n.to_be_bytes());
-                block_descriptor.push(0);
-                let bs = self.block_size.to_be_bytes();
-                block_descriptor.extend_from_slice(&bs[1..4]);
-            }
-        }
+        let block_descriptors = if dbd {
+            Vec::new()
+        } else {
+            vec![BlockDescriptor::new(self.blocks, self.block_size)]
+        };
+        // DEVICE-SPECIFIC PARAMETER: WP when write protected, DPOFUA always.
         let device_specific = if self.read_only() || mode.swp {
             0x80
         } else {
             0
         } | 0x10;
-        let mut out = Vec::new();
-        if ten {
-            let len = 8 + block_descriptor.len() + pages.len() - 2;
-            out.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes());
-            out.push(0);
-            out.push(device_specific);
-            out.push(u8::from(llbaa));
-            out.push(0);
-            out.extend_from_slice(
-                &u16::try_from(block_descriptor.len())
-                    .unwrap_or(0)
-                    .to_be_bytes(),
-            );
-        } else {
-            let len = 4 + block_descriptor.len() + pages.len() - 1;
-            out.push(u8::try_from(len).unwrap_or(u8::MAX));
-            out.push(0);
-            out.push(device_specific);
-            out.push(u8::try_from(block_descriptor.len()).unwrap_or(0));
-        }
-        out.extend_from_slice(&block_descriptor);
-        out.extend_from_slice(&pages);
+        let data = ModeParameters::new(device_specific, llbaa, block_descriptors, pages);
+        let out = if ten { data.encode10() } else { data.encode6() };
         Ok(truncate(out, alloc))
     }
 
