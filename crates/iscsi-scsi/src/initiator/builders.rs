@@ -1,6 +1,7 @@
 //! Command descriptor blocks built byte for byte (SPC-4 §4.2, SBC-3 §5).
 
 use super::*;
+use crate::cdb::op;
 
 /// A command descriptor block (SPC-4 §4.2): 6, 10, 12 or 16 bytes, with the
 /// CONTROL byte (the last) zero.
@@ -317,7 +318,7 @@ impl Cdb {
     /// TEST UNIT READY (SPC-4 §6.47): opcode 00h, 6 bytes, no data.
     #[must_use]
     pub const fn test_unit_ready() -> Self {
-        Self::with_opcode(0x00, 6)
+        Self::with_opcode(op::TEST_UNIT_READY, 6)
     }
 
     /// INQUIRY (SPC-4 §6.6): opcode 12h, 6 bytes. `evpd` asks for the VPD
@@ -325,7 +326,7 @@ impl Cdb {
     /// `page_code` must be 0); `alloc` is the allocation length in bytes.
     #[must_use]
     pub fn inquiry(evpd: bool, page_code: u8, alloc: u16) -> Self {
-        let mut c = Self::with_opcode(0x12, 6);
+        let mut c = Self::with_opcode(op::INQUIRY, 6);
         c.bytes[1] = u8::from(evpd);
         c.bytes[2] = page_code;
         c.put(3, &alloc.to_be_bytes());
@@ -337,7 +338,7 @@ impl Cdb {
     /// bytes.
     #[must_use]
     pub const fn request_sense(desc: bool, alloc: u8) -> Self {
-        let mut c = Self::with_opcode(0x03, 6);
+        let mut c = Self::with_opcode(op::REQUEST_SENSE, 6);
         c.bytes[1] = desc as u8;
         c.bytes[4] = alloc;
         c
@@ -349,7 +350,7 @@ impl Cdb {
     /// (at least 16).
     #[must_use]
     pub fn report_luns(select_report: u8, alloc: u32) -> Self {
-        let mut c = Self::with_opcode(0xa0, 12);
+        let mut c = Self::with_opcode(op::REPORT_LUNS, 12);
         c.bytes[2] = select_report;
         c.put(6, &alloc.to_be_bytes());
         c
@@ -369,7 +370,7 @@ impl Cdb {
         subpage: u8,
         alloc: u8,
     ) -> Result<Self, CdbError> {
-        let mut c = Self::with_opcode(0x1a, 6);
+        let mut c = Self::with_opcode(op::MODE_SENSE_6, 6);
         c.mode_sense_fields(dbd, pc, page_code, subpage)?;
         c.bytes[4] = alloc;
         Ok(c)
@@ -387,7 +388,7 @@ impl Cdb {
         subpage: u8,
         alloc: u16,
     ) -> Result<Self, CdbError> {
-        let mut c = Self::with_opcode(0x5a, 10);
+        let mut c = Self::with_opcode(op::MODE_SENSE_10, 10);
         c.mode_sense_fields(dbd, pc, page_code, subpage)?;
         c.put(7, &alloc.to_be_bytes());
         Ok(c)
@@ -418,7 +419,7 @@ impl Cdb {
     /// list length in bytes.
     #[must_use]
     pub const fn mode_select6(pf: bool, sp: bool, param_len: u8) -> Self {
-        let mut c = Self::with_opcode(0x15, 6);
+        let mut c = Self::with_opcode(op::MODE_SELECT_6, 6);
         c.bytes[1] = (if pf { 0x10 } else { 0 }) | sp as u8;
         c.bytes[4] = param_len;
         c
@@ -428,7 +429,7 @@ impl Cdb {
     /// [`Cdb::mode_select6`] with a 16-bit parameter list length in bytes.
     #[must_use]
     pub fn mode_select10(pf: bool, sp: bool, param_len: u16) -> Self {
-        let mut c = Self::with_opcode(0x55, 10);
+        let mut c = Self::with_opcode(op::MODE_SELECT_10, 10);
         c.bytes[1] = (if pf { 0x10 } else { 0 }) | u8::from(sp);
         c.put(7, &param_len.to_be_bytes());
         c
@@ -446,7 +447,7 @@ impl Cdb {
         service_action: u16,
         alloc: u32,
     ) -> Self {
-        let mut c = Self::with_opcode(0xa3, 12);
+        let mut c = Self::with_opcode(op::MAINTENANCE_IN, 12);
         c.bytes[1] = 0x0c;
         c.bytes[2] = (if rctd { 0x80 } else { 0 }) | options.code();
         c.bytes[3] = opcode;
@@ -459,7 +460,7 @@ impl Cdb {
     /// PREVENT 01b when `prevent`, else 00b.
     #[must_use]
     pub const fn prevent_allow_medium_removal(prevent: bool) -> Self {
-        let mut c = Self::with_opcode(0x1e, 6);
+        let mut c = Self::with_opcode(op::PREVENT_ALLOW_MEDIUM_REMOVAL, 6);
         c.bytes[4] = prevent as u8;
         c
     }
@@ -484,7 +485,7 @@ impl Cdb {
                 max: 0x0f,
             });
         }
-        let mut c = Self::with_opcode(0x1b, 6);
+        let mut c = Self::with_opcode(op::START_STOP_UNIT, 6);
         c.bytes[1] = u8::from(immed);
         c.bytes[4] = (power_condition << 4) | (u8::from(loej) << 1) | u8::from(start);
         Ok(c)
@@ -494,34 +495,34 @@ impl Cdb {
     /// reserving the whole logical unit.
     #[must_use]
     pub const fn reserve6() -> Self {
-        Self::with_opcode(0x16, 6)
+        Self::with_opcode(op::RESERVE_6, 6)
     }
 
     /// RELEASE(6) (SPC-2 §7.20, obsolete in SPC-4): opcode 17h, 6 bytes.
     #[must_use]
     pub const fn release6() -> Self {
-        Self::with_opcode(0x17, 6)
+        Self::with_opcode(op::RELEASE_6, 6)
     }
 
     /// RESERVE(10) (SPC-2 §7.24, obsolete in SPC-4): opcode 56h, 10 bytes,
     /// no third-party reservation, no parameter list.
     #[must_use]
     pub const fn reserve10() -> Self {
-        Self::with_opcode(0x56, 10)
+        Self::with_opcode(op::RESERVE_10, 10)
     }
 
     /// RELEASE(10) (SPC-2 §7.19, obsolete in SPC-4): opcode 57h, 10 bytes,
     /// no third-party release.
     #[must_use]
     pub const fn release10() -> Self {
-        Self::with_opcode(0x57, 10)
+        Self::with_opcode(op::RELEASE_10, 10)
     }
 
     /// PERSISTENT RESERVE IN (SPC-4 §6.15): opcode 5Eh, 10 bytes; `alloc` is
     /// the allocation length in bytes.
     #[must_use]
     pub fn persistent_reserve_in(action: PrInAction, alloc: u16) -> Self {
-        let mut c = Self::with_opcode(0x5e, 10);
+        let mut c = Self::with_opcode(op::PERSISTENT_RESERVE_IN, 10);
         c.bytes[1] = action.code();
         c.put(7, &alloc.to_be_bytes());
         c
@@ -538,7 +539,7 @@ impl Cdb {
         pr_type: Option<PrType>,
         param_len: u32,
     ) -> Self {
-        let mut c = Self::with_opcode(0x5f, 10);
+        let mut c = Self::with_opcode(op::PERSISTENT_RESERVE_OUT, 10);
         c.bytes[1] = action.code();
         c.bytes[2] = pr_type.map_or(0, PrType::code);
         c.put(5, &param_len.to_be_bytes());
@@ -554,7 +555,7 @@ impl Cdb {
     /// [`CdbError::OutOfRange`] for an LBA above 1F_FFFFh or a length of 0
     /// or above 256 blocks.
     pub fn read6(lba: u64, blocks: u32) -> Result<Self, CdbError> {
-        Self::rw6(0x08, lba, blocks)
+        Self::rw6(op::READ_6, lba, blocks)
     }
 
     /// READ(10) (SBC-3 §5.11): opcode 28h, 10 bytes; 32-bit LBA, up to 65 535
@@ -563,7 +564,13 @@ impl Cdb {
     /// # Errors
     /// [`CdbError::OutOfRange`] when the LBA or the length does not fit.
     pub fn read10(lba: u64, blocks: u32, dpo: bool, fua: bool) -> Result<Self, CdbError> {
-        Self::lba10(0x28, rw_flags(dpo, fua), lba, blocks, TRANSFER_LENGTH)
+        Self::lba10(
+            op::READ_10,
+            rw_flags(dpo, fua),
+            lba,
+            blocks,
+            TRANSFER_LENGTH,
+        )
     }
 
     /// READ(12) (SBC-3 §5.12): opcode A8h, 12 bytes; 32-bit LBA, 32-bit
@@ -572,14 +579,14 @@ impl Cdb {
     /// # Errors
     /// [`CdbError::OutOfRange`] when the LBA does not fit 32 bits.
     pub fn read12(lba: u64, blocks: u32, dpo: bool, fua: bool) -> Result<Self, CdbError> {
-        Self::lba12(0xa8, rw_flags(dpo, fua), lba, blocks)
+        Self::lba12(op::READ_12, rw_flags(dpo, fua), lba, blocks)
     }
 
     /// READ(16) (SBC-3 §5.13): opcode 88h, 16 bytes; 64-bit LBA, 32-bit
     /// length in blocks, DPO and FUA.
     #[must_use]
     pub fn read16(lba: u64, blocks: u32, dpo: bool, fua: bool) -> Self {
-        Self::lba16(0x88, rw_flags(dpo, fua), lba, blocks)
+        Self::lba16(op::READ_16, rw_flags(dpo, fua), lba, blocks)
     }
 
     /// The shortest of READ(10) and READ(16) that holds `lba` and `blocks`
@@ -596,7 +603,7 @@ impl Cdb {
     /// [`CdbError::OutOfRange`] for an LBA above 1F_FFFFh or a length of 0
     /// or above 256 blocks.
     pub fn write6(lba: u64, blocks: u32) -> Result<Self, CdbError> {
-        Self::rw6(0x0a, lba, blocks)
+        Self::rw6(op::WRITE_6, lba, blocks)
     }
 
     /// WRITE(10) (SBC-3 §5.32): opcode 2Ah, 10 bytes; 32-bit LBA, up to
@@ -605,7 +612,13 @@ impl Cdb {
     /// # Errors
     /// [`CdbError::OutOfRange`] when the LBA or the length does not fit.
     pub fn write10(lba: u64, blocks: u32, dpo: bool, fua: bool) -> Result<Self, CdbError> {
-        Self::lba10(0x2a, rw_flags(dpo, fua), lba, blocks, TRANSFER_LENGTH)
+        Self::lba10(
+            op::WRITE_10,
+            rw_flags(dpo, fua),
+            lba,
+            blocks,
+            TRANSFER_LENGTH,
+        )
     }
 
     /// WRITE(12) (SBC-3 §5.33): opcode AAh, 12 bytes; 32-bit LBA, 32-bit
@@ -614,14 +627,14 @@ impl Cdb {
     /// # Errors
     /// [`CdbError::OutOfRange`] when the LBA does not fit 32 bits.
     pub fn write12(lba: u64, blocks: u32, dpo: bool, fua: bool) -> Result<Self, CdbError> {
-        Self::lba12(0xaa, rw_flags(dpo, fua), lba, blocks)
+        Self::lba12(op::WRITE_12, rw_flags(dpo, fua), lba, blocks)
     }
 
     /// WRITE(16) (SBC-3 §5.34): opcode 8Ah, 16 bytes; 64-bit LBA, 32-bit
     /// length in blocks, DPO and FUA.
     #[must_use]
     pub fn write16(lba: u64, blocks: u32, dpo: bool, fua: bool) -> Self {
-        Self::lba16(0x8a, rw_flags(dpo, fua), lba, blocks)
+        Self::lba16(op::WRITE_16, rw_flags(dpo, fua), lba, blocks)
     }
 
     /// The shortest of WRITE(10) and WRITE(16) that holds `lba` and
@@ -645,7 +658,7 @@ impl Cdb {
         bytchk: bool,
     ) -> Result<Self, CdbError> {
         let flags = (if dpo { DPO } else { 0 }) | (u8::from(bytchk) << 1);
-        Self::lba10(0x2e, flags, lba, blocks, TRANSFER_LENGTH)
+        Self::lba10(op::WRITE_AND_VERIFY_10, flags, lba, blocks, TRANSFER_LENGTH)
     }
 
     /// WRITE AND VERIFY(16) (SBC-3 §5.38): opcode 8Eh, 16 bytes; fields as
@@ -653,7 +666,7 @@ impl Cdb {
     #[must_use]
     pub fn write_and_verify16(lba: u64, blocks: u32, dpo: bool, bytchk: bool) -> Self {
         let flags = (if dpo { DPO } else { 0 }) | (u8::from(bytchk) << 1);
-        Self::lba16(0x8e, flags, lba, blocks)
+        Self::lba16(op::WRITE_AND_VERIFY_16, flags, lba, blocks)
     }
 
     /// VERIFY(10) (SBC-3 §5.28): opcode 2Fh, 10 bytes; `blocks` is the
@@ -663,7 +676,7 @@ impl Cdb {
     /// [`CdbError::OutOfRange`] when the LBA or the length does not fit.
     pub fn verify10(lba: u64, blocks: u32, dpo: bool, bytchk: ByteCheck) -> Result<Self, CdbError> {
         let flags = (if dpo { DPO } else { 0 }) | (bytchk.code() << 1);
-        Self::lba10(0x2f, flags, lba, blocks, "VERIFICATION LENGTH")
+        Self::lba10(op::VERIFY_10, flags, lba, blocks, "VERIFICATION LENGTH")
     }
 
     /// VERIFY(16) (SBC-3 §5.30): opcode 8Fh, 16 bytes; fields as in
@@ -671,7 +684,7 @@ impl Cdb {
     #[must_use]
     pub fn verify16(lba: u64, blocks: u32, dpo: bool, bytchk: ByteCheck) -> Self {
         let flags = (if dpo { DPO } else { 0 }) | (bytchk.code() << 1);
-        Self::lba16(0x8f, flags, lba, blocks)
+        Self::lba16(op::VERIFY_16, flags, lba, blocks)
     }
 
     /// SYNCHRONIZE CACHE(10) (SBC-3 §5.25): opcode 35h, 10 bytes; `blocks`
@@ -680,14 +693,20 @@ impl Cdb {
     /// # Errors
     /// [`CdbError::OutOfRange`] when the LBA or the length does not fit.
     pub fn synchronize_cache10(immed: bool, lba: u64, blocks: u32) -> Result<Self, CdbError> {
-        Self::lba10(0x35, u8::from(immed) << 1, lba, blocks, NUMBER_OF_BLOCKS)
+        Self::lba10(
+            op::SYNCHRONIZE_CACHE_10,
+            u8::from(immed) << 1,
+            lba,
+            blocks,
+            NUMBER_OF_BLOCKS,
+        )
     }
 
     /// SYNCHRONIZE CACHE(16) (SBC-3 §5.26): opcode 91h, 16 bytes; fields as
     /// in [`Cdb::synchronize_cache10`].
     #[must_use]
     pub fn synchronize_cache16(immed: bool, lba: u64, blocks: u32) -> Self {
-        Self::lba16(0x91, u8::from(immed) << 1, lba, blocks)
+        Self::lba16(op::SYNCHRONIZE_CACHE_16, u8::from(immed) << 1, lba, blocks)
     }
 
     /// PRE-FETCH(10) (SBC-3 §5.8): opcode 34h, 10 bytes; `blocks` is the
@@ -696,21 +715,27 @@ impl Cdb {
     /// # Errors
     /// [`CdbError::OutOfRange`] when the LBA or the length does not fit.
     pub fn pre_fetch10(immed: bool, lba: u64, blocks: u32) -> Result<Self, CdbError> {
-        Self::lba10(0x34, u8::from(immed) << 1, lba, blocks, "PREFETCH LENGTH")
+        Self::lba10(
+            op::PRE_FETCH_10,
+            u8::from(immed) << 1,
+            lba,
+            blocks,
+            "PREFETCH LENGTH",
+        )
     }
 
     /// PRE-FETCH(16) (SBC-3 §5.9): opcode 90h, 16 bytes; fields as in
     /// [`Cdb::pre_fetch10`].
     #[must_use]
     pub fn pre_fetch16(immed: bool, lba: u64, blocks: u32) -> Self {
-        Self::lba16(0x90, u8::from(immed) << 1, lba, blocks)
+        Self::lba16(op::PRE_FETCH_16, u8::from(immed) << 1, lba, blocks)
     }
 
     /// READ CAPACITY(10) (SBC-3 §5.15): opcode 25h, 10 bytes, 8 bytes of
     /// data in ([`ReadCapacity10`]).
     #[must_use]
     pub const fn read_capacity10() -> Self {
-        Self::with_opcode(0x25, 10)
+        Self::with_opcode(op::READ_CAPACITY_10, 10)
     }
 
     /// READ CAPACITY(16) (SBC-3 §5.16): SERVICE ACTION IN(16) (9Eh) service
@@ -718,7 +743,7 @@ impl Cdb {
     /// for the whole [`ReadCapacity16`]).
     #[must_use]
     pub fn read_capacity16(alloc: u32) -> Self {
-        let mut c = Self::with_opcode(0x9e, 16);
+        let mut c = Self::with_opcode(op::SERVICE_ACTION_IN_16, 16);
         c.bytes[1] = 0x10;
         c.put(10, &alloc.to_be_bytes());
         c
@@ -737,7 +762,7 @@ impl Cdb {
         anchor: bool,
     ) -> Result<Self, CdbError> {
         let flags = (if anchor { 0x10 } else { 0 }) | (if unmap { 0x08 } else { 0 });
-        Self::lba10(0x41, flags, lba, blocks, NUMBER_OF_BLOCKS)
+        Self::lba10(op::WRITE_SAME_10, flags, lba, blocks, NUMBER_OF_BLOCKS)
     }
 
     /// WRITE SAME(16) (SBC-3 §5.43): opcode 93h, 16 bytes; fields as in
@@ -746,14 +771,14 @@ impl Cdb {
     pub fn write_same16(lba: u64, blocks: u32, unmap: bool, anchor: bool, ndob: bool) -> Self {
         let flags =
             (if anchor { 0x10 } else { 0 }) | (if unmap { 0x08 } else { 0 }) | u8::from(ndob);
-        Self::lba16(0x93, flags, lba, blocks)
+        Self::lba16(op::WRITE_SAME_16, flags, lba, blocks)
     }
 
     /// UNMAP (SBC-3 §5.27): opcode 42h, 10 bytes; `param_len` is the length
     /// in bytes of the list from [`unmap_parameter_list`].
     #[must_use]
     pub fn unmap(anchor: bool, param_len: u16) -> Self {
-        let mut c = Self::with_opcode(0x42, 10);
+        let mut c = Self::with_opcode(op::UNMAP, 10);
         c.bytes[1] = u8::from(anchor);
         c.put(7, &param_len.to_be_bytes());
         c
@@ -764,7 +789,7 @@ impl Cdb {
     /// `2 × blocks` blocks: the compare data, then the write data.
     #[must_use]
     pub fn compare_and_write(lba: u64, blocks: u8, dpo: bool, fua: bool) -> Self {
-        let mut c = Self::with_opcode(0x89, 16);
+        let mut c = Self::with_opcode(op::COMPARE_AND_WRITE, 16);
         c.bytes[1] = rw_flags(dpo, fua);
         c.put(2, &lba.to_be_bytes());
         c.bytes[13] = blocks;
@@ -775,7 +800,7 @@ impl Cdb {
     /// action 12h, 16 bytes; `alloc` is the allocation length in bytes.
     #[must_use]
     pub fn get_lba_status(lba: u64, alloc: u32) -> Self {
-        let mut c = Self::with_opcode(0x9e, 16);
+        let mut c = Self::with_opcode(op::SERVICE_ACTION_IN_16, 16);
         c.bytes[1] = 0x12;
         c.put(2, &lba.to_be_bytes());
         c.put(10, &alloc.to_be_bytes());
