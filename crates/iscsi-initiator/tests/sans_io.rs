@@ -40,9 +40,9 @@ impl TargetPolicy for Site {
 }
 
 impl Deployment for Site {
-    fn data_out_len(&self, lun: Lun, cdb: &[u8]) -> usize {
+    fn data_out_len(&self, lun: Lun, cdb: &[u8], command: &iscsi_scsi::Command) -> usize {
         if lun.index() == Some(0) {
-            self.lu.expected_data_out(cdb)
+            self.lu.data_out_buffer_size(cdb, command)
         } else {
             0
         }
@@ -168,6 +168,9 @@ impl Wire {
                     let mut request = Request::new(nexus, &task.cdb, &task.data_out);
                     if let Some(n) = task.announced_data_out {
                         request = request.with_announced_data_out(n);
+                    }
+                    if let Some(command) = task.command {
+                        request = request.with_command(command);
                     }
                     let response = self.site.lu.execute(&request);
                     self.target.complete(task.itt, &response);

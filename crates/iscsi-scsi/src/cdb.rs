@@ -314,11 +314,18 @@ pub(crate) fn access(cdb: &[u8]) -> Access {
 /// Bytes of Data-Out the CDB transfers with logical blocks of
 /// `block_size` bytes; 0 for a command we do not implement.
 pub(crate) fn data_out_len(cdb: &[u8], block_size: u32) -> usize {
-    let opcode = cdb.first().copied().unwrap_or(0xff);
-    match (rows(opcode).next(), Command::parse(cdb)) {
-        (Some(spec), Ok(command)) => spec.data_out.bytes(&command, block_size),
-        _ => 0,
-    }
+    Command::parse(cdb).map_or(0, |command| {
+        data_out_buffer_size(cdb.first().copied().unwrap_or(0xff), &command, block_size)
+    })
+}
+
+/// Bytes of Data-Out `command`, decoded from a CDB with operation code
+/// `opcode`, transfers with logical blocks of `block_size` bytes, by the
+/// table's Data-Out rule for that opcode.
+pub(crate) fn data_out_buffer_size(opcode: u8, command: &Command, block_size: u32) -> usize {
+    rows(opcode)
+        .next()
+        .map_or(0, |spec| spec.data_out.bytes(command, block_size))
 }
 
 /// The CDB length of a command by its group code (SPC-4 §4.2.5.1); `None`

@@ -175,6 +175,9 @@ pub struct Request<'a> {
     /// Transfer Length), when it may differ from what `data_out` holds
     /// (the transport delivers only what the CDB uses).
     pub announced_data_out: Option<usize>,
+    /// `cdb` already decoded (by a transport that sized its Data-Out with
+    /// it); the unit decodes `cdb` itself when this is `None`.
+    pub command: Option<Command>,
 }
 
 impl<'a> Request<'a> {
@@ -186,7 +189,16 @@ impl<'a> Request<'a> {
             cdb,
             data_out,
             announced_data_out: None,
+            command: None,
         }
+    }
+
+    /// This request with `cdb` already decoded into `command` (which must
+    /// be what [`Command::parse`] gives for `cdb`).
+    #[must_use]
+    pub const fn with_command(mut self, command: Command) -> Self {
+        self.command = Some(command);
+        self
     }
 
     /// This request with the Data-Out length the initiator announced.
@@ -524,7 +536,11 @@ impl LogicalUnit {
                 return Response::status(Status::RESERVATION_CONFLICT);
             }
         }
-        let command = match Command::parse(cdb) {
+        let parsed = match req.command {
+            Some(command) => Ok(command),
+            None => Command::parse(cdb),
+        };
+        let command = match parsed {
             Ok(command) => command,
             Err(sense) => return Response::check(sense, format),
         };

@@ -43,7 +43,7 @@ use iscsi_pdu::{
     Decoded, EncodedPdus, FrameError, FrameLimits, Framer, Itt, LoginStatus, Lun, TmfFunction,
     TmfResponseCode, Transmitter, Tsih,
 };
-use iscsi_scsi::Response;
+use iscsi_scsi::{Command, Response};
 
 use crate::engine::{self, Engine, EngineConfig, ScsiTask};
 
@@ -51,10 +51,13 @@ use crate::engine::{self, Engine, EngineConfig, ScsiTask};
 /// questions of [`TargetPolicy`] and, in full feature phase, how much
 /// Data-Out a command wants.
 pub trait Deployment: TargetPolicy {
-    /// Bytes of Data-Out the CDB `cdb` sent to `lun` transfers (SBC-4 /
-    /// SPC-5 transfer lengths times the logical block size of that LUN); 0
-    /// when the LUN does not exist or the command moves no data out.
-    fn data_out_len(&self, lun: Lun, cdb: &[u8]) -> usize;
+    /// Bytes of Data-Out the CDB `cdb`, decoded into `command`, sent to
+    /// `lun` transfers (its Data-Out Buffer Size, SAM-5 §5.1: transfer
+    /// lengths times the logical block size of that LUN, or a parameter
+    /// list length); 0 when the LUN does not exist or the command moves no
+    /// data out. [`LogicalUnit::data_out_buffer_size`](iscsi_scsi::LogicalUnit::data_out_buffer_size)
+    /// answers it for a unit.
+    fn data_out_len(&self, lun: Lun, cdb: &[u8], command: &Command) -> usize;
 }
 
 /// Settings of one connection.
@@ -236,8 +239,8 @@ impl Connection {
                     Phase::FullFeature(engine) => {
                         let mut format_error = None;
                         match frame.parse() {
-                            Ok(pdu) => engine.handle_pdu(pdu, now_ms, &|lun, cdb| {
-                                deployment.data_out_len(lun, cdb)
+                            Ok(pdu) => engine.handle_pdu(pdu, now_ms, &|lun, cdb, command| {
+                                deployment.data_out_len(lun, cdb, command)
                             }),
                             Err(e) => {
                                 // Rejected either way; a format error

@@ -20,7 +20,7 @@ use iscsi_pdu::{
     PduBuf, PduError, R2t, R2tSn, Reject, RejectReason, ScsiCommand, ScsiResponse,
     ScsiResponseCode, ScsiStatus, StatSn, TmfFunction, Ttt,
 };
-use iscsi_scsi::{Asc, Response, Sense, SenseKey};
+use iscsi_scsi::{Asc, Command, Response, Sense, SenseKey};
 
 mod task_management;
 mod text;
@@ -87,6 +87,9 @@ pub struct ScsiTask {
     pub data_out: Vec<Bytes>,
     /// The Expected Data Transfer Length of a write (W bit), bytes.
     pub announced_data_out: Option<usize>,
+    /// The CDB decoded once on arrival (`None` when it does not decode:
+    /// the logical unit then answers the error).
+    pub command: Option<Command>,
 }
 
 /// What the runtime must do.
@@ -121,6 +124,8 @@ pub enum Event {
 struct Task {
     lun: Lun,
     cdb: Bytes,
+    /// `cdb` decoded on arrival.
+    command: Option<Command>,
     /// R bit.
     read: bool,
     /// W bit.
@@ -328,14 +333,14 @@ impl Engine {
         self.reject(RejectReason::DATA_DIGEST_ERROR, header);
     }
 
-    /// Handles one received PDU. `data_out_len(lun, cdb)` says how many
+    /// Handles one received PDU. `data_out_len(lun, cdb, command)` says how many
     /// bytes of Data-Out a CDB wants (from the logical unit), so the engine
     /// solicits exactly what the command uses.
     pub fn handle_pdu(
         &mut self,
         pdu: PduBuf,
         now_ms: u64,
-        data_out_len: &dyn Fn(Lun, &[u8]) -> usize,
+        data_out_len: &dyn Fn(Lun, &[u8], &Command) -> usize,
     ) {
         if self.closed {
             return;
@@ -392,7 +397,7 @@ impl Engine {
         pdu: PduBuf,
         immediate: bool,
         cmd_sn: CmdSn,
-        data_out_len: &dyn Fn(Lun, &[u8]) -> usize,
+        data_out_len: &dyn Fn(Lun, &[u8], &Command) -> usize,
     ) {
         if immediate {
             // An immediate ABORT TASK may plug a CmdSN gap (RFC 7143 §11.5.1).
@@ -413,14 +418,14 @@ impl Engine {
     }
 
     /// Dispatches the held commands that ExpCmdSN has reached, in order.
-    fn release_deferred(&mut self, data_out_len: &dyn Fn(Lun, &[u8]) -> usize) {
+    fn release_deferred(&mut self, data_out_len: &dyn Fn(Lun, &[u8], &Command) -> usize) {
         while let Some(pdu) = self.deferred.remove(&self.exp_cmd_sn.0) {
             self.exp_cmd_sn = self.exp_cmd_sn.next();
             self.dispatch(pdu, data_out_len);
         }
     }
 
-    fn dispatch(&mut self, pdu: PduBuf, data_out_len: &dyn Fn(Lun, &[u8]) -> usize) {
+    fn dispatch(&mut self, pdu: PduBuf, data_out_len: &dyn Fn(Lun, &[u8], &Command) -> usize) {
         match pdu.bhs {
             Bhs::ScsiCommand(h) => self.scsi_command(&h, &pdu, data_out_len),
             Bhs::TaskManagementRequest(h) => self.task_management(&h),
@@ -436,7 +441,7 @@ impl Engine {
         &mut self,
         h: &ScsiCommand,
         pdu: &PduBuf,
-        data_out_len: &dyn Fn(Lun, &[u8]) -> usize,
+        data_out_len: &dyn Fn(Lun, &[u8], &Command) -> usize,
     ) {
         if self.tasks.contains_key(&h.itt) {
             self.reject_pdu(RejectReason::TASK_IN_PROGRESS, pdu.bhs);
@@ -456,16 +461,20 @@ impl Engine {
                 Sense::invalid_cdb_field(0, None),
                 iscsi_scsi::SenseFormat::Fixed,
             );
-            self.tasks.insert(h.itt, self.new_task(h, cdb, 0));
+            self.tasks.insert(h.itt, self.new_task(h, cdb, None, 0));
             self.finish(h.itt, &response);
             return;
         }
-        let wanted = if h.write {
-            u32::try_from(data_out_len(h.lun, &cdb)).unwrap_or(u32::MAX)
-        } else {
-            0
+        // The CDB is decoded once, here: for the Data-Out it wants and for
+        // the logical unit that runs it.
+        let command = Command::parse(&cdb).ok();
+        let wanted = match &command {
+            Some(command) if h.write => {
+                u32::try_from(data_out_len(h.lun, &cdb, command)).unwrap_or(u32::MAX)
+            }
+            _ => 0,
         };
-        let mut task = self.new_task(h, cdb, wanted);
+        let mut task = self.new_task(h, cdb, command, wanted);
         // Immediate data (RFC 7143 §3.2.4.2).
         if !pdu.data.is_empty() {
             task.receive(0, pdu.data.clone());
@@ -475,11 +484,12 @@ impl Engine {
         self.progress(h.itt);
     }
 
-    fn new_task(&self, h: &ScsiCommand, cdb: Bytes, wanted: u32) -> Task {
+    fn new_task(&self, h: &ScsiCommand, cdb: Bytes, command: Option<Command>, wanted: u32) -> Task {
         let edtl = h.expected_data_transfer_length;
         Task {
             lun: h.lun,
             cdb,
+            command,
             read: h.read,
             write: h.write,
             edtl,
@@ -517,6 +527,7 @@ impl Engine {
                 cdb: task.cdb.clone(),
                 data_out: std::mem::take(&mut task.data),
                 announced_data_out: task.write.then_some(task.edtl as usize),
+                command: task.command,
             });
             self.events.push_back(event);
             return;

@@ -38,7 +38,7 @@ use iscsi_pdu::{
     LogoutRequest, Lun, NopOut, Pdu, PduBuf, ScsiCommand, StatSn, TaskManagementRequest,
     TextRequest, TmfFunction, TmfResponseCode, Tsih, Ttt,
 };
-use iscsi_scsi::{LogicalUnit, LuConfig, MemoryBackend, Nexus, Request, Response};
+use iscsi_scsi::{Command, LogicalUnit, LuConfig, MemoryBackend, Nexus, Request, Response};
 
 use crate::connection::{Connection, ConnectionConfig, Deployment, Event};
 use crate::engine::EngineConfig;
@@ -100,9 +100,9 @@ impl TargetPolicy for Site {
 }
 
 impl Deployment for Site {
-    fn data_out_len(&self, lun: Lun, cdb: &[u8]) -> usize {
+    fn data_out_len(&self, lun: Lun, cdb: &[u8], command: &Command) -> usize {
         if lun.index() == Some(0) {
-            self.lu.expected_data_out(cdb)
+            self.lu.data_out_buffer_size(cdb, command)
         } else {
             0
         }
@@ -300,6 +300,9 @@ fn drain(s: &mut LoggedIn, pending: &mut Vec<(Itt, Response)>, outcome: &mut Out
                 let mut request = Request::new(&s.nexus, &task.cdb, &task.data_out);
                 if let Some(n) = task.announced_data_out {
                     request = request.with_announced_data_out(n);
+                }
+                if let Some(command) = task.command {
+                    request = request.with_command(command);
                 }
                 let response = if task.lun.index() == Some(0) {
                     s.site.lu.execute(&request)

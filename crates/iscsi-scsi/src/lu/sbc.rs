@@ -54,6 +54,18 @@ impl LogicalUnit {
         cdb::data_out_len(cdb, self.block_size)
     }
 
+    /// [`expected_data_out`](Self::expected_data_out) for a CDB already
+    /// decoded into `command`: its Data-Out Buffer Size (SAM-5 §5.1) in
+    /// bytes, without decoding `cdb` again.
+    #[must_use]
+    pub fn data_out_buffer_size(&self, cdb: &[u8], command: &Command) -> usize {
+        cdb::data_out_buffer_size(
+            cdb.first().copied().unwrap_or(0xff),
+            command,
+            self.block_size,
+        )
+    }
+
     pub(super) fn bytes_of(&self, blocks: u64) -> Result<usize, Fail> {
         usize::try_from(blocks * u64::from(self.block_size)).map_err(|_| field(7, None))
     }

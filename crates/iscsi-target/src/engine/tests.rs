@@ -30,7 +30,7 @@ fn engine() -> Engine {
 }
 
 /// Every write wants its whole EDTL.
-fn sizer(_: Lun, cdb: &[u8]) -> usize {
+fn sizer(_: Lun, cdb: &[u8], _: &Command) -> usize {
     if cdb.first() == Some(&0x2a) {
         1024 * usize::from(cdb.get(8).copied().unwrap_or(0))
     } else {
@@ -103,6 +103,9 @@ fn immediate_unsolicited_then_solicited_data() {
         panic!("{events:?}")
     };
     assert_eq!(task.data_out.iter().map(Bytes::len).sum::<usize>(), 16_384);
+    // The CDB was decoded once, on arrival, and travels with the task.
+    assert_eq!(task.command, Command::parse(&task.cdb).ok());
+    assert!(matches!(task.command, Some(Command::Write { .. })));
     e.complete(Itt(1), &Response::good(Bytes::new()));
     let (out, _) = drain(&mut e);
     let Bhs::ScsiResponse(resp) = out[0].bhs else {

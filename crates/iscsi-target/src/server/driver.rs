@@ -4,6 +4,7 @@
 //! session's kill switch.
 
 use super::*;
+use iscsi_scsi::Command;
 
 /// What one connection's driver tells its [`Connection`] about the
 /// deployment: the login questions, and once logged in, the target whose
@@ -54,11 +55,11 @@ impl TargetPolicy for Site<'_> {
 }
 
 impl Deployment for Site<'_> {
-    fn data_out_len(&self, lun: Lun, cdb: &[u8]) -> usize {
+    fn data_out_len(&self, lun: Lun, cdb: &[u8], command: &Command) -> usize {
         self.target
             .as_ref()
             .and_then(|t| lun.index().and_then(|i| t.luns.get(&i)))
-            .map_or(0, |u| u.lu.expected_data_out(cdb))
+            .map_or(0, |u| u.lu.data_out_buffer_size(cdb, command))
     }
 }
 
@@ -288,10 +289,7 @@ fn execute(
         conn.complete(task.itt, &lun_not_supported(&task.cdb));
         return;
     };
-    if matches!(
-        iscsi_scsi::Command::parse(&task.cdb),
-        Ok(iscsi_scsi::Command::ReportLuns { .. })
-    ) {
+    if matches!(task.command, Some(Command::ReportLuns { .. })) {
         conn.complete(task.itt, &report_luns(&target.lun_ids(), &task.cdb));
         return;
     }
@@ -331,9 +329,12 @@ fn log_backend_error(nexus: &Nexus, task: &ScsiTask, response: &Response) {
 
 /// The SCSI request of a task, with the Data-Out length the initiator announced.
 fn request<'a>(nexus: &'a Nexus, task: &'a ScsiTask) -> Request<'a> {
-    let r = Request::new(nexus, &task.cdb, &task.data_out);
-    match task.announced_data_out {
-        Some(n) => r.with_announced_data_out(n),
+    let mut r = Request::new(nexus, &task.cdb, &task.data_out);
+    if let Some(n) = task.announced_data_out {
+        r = r.with_announced_data_out(n);
+    }
+    match task.command {
+        Some(command) => r.with_command(command),
         None => r,
     }
 }
