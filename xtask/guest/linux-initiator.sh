@@ -213,6 +213,36 @@ if [ -n "$DEV" ]; then
   else fail "rc $r: $(tail -3 $S/sg_persist.txt | tr '\n' ' ')"; fi
 else fail "no disk"; fi
 
+NAME="REGISTER AND MOVE (sg_persist --register-move)"
+if [ -n "$DEV" ]; then
+  # The reservation moves to another initiator port (not logged in) on
+  # relative target port 1; this nexus then conflicts, registers again,
+  # preempts it back and clears.
+  r=0; w=0
+  {
+    sg_persist --out --register --param-sark=0xaaaa /dev/$DEV &&
+    sg_persist --out --reserve --param-rk=0xaaaa --prout-type=1 /dev/$DEV &&
+    sg_persist --out --register-move --param-rk=0xaaaa --param-sark=0xbbbb --prout-type=1 \
+      --relative-target-port=1 --unreg \
+      --transport-id="iqn.2026-11.rs.iscsi:elsewhere,i,0x400000000001" /dev/$DEV &&
+    sg_persist --in --read-reservation /dev/$DEV
+  } > $S/sg_persist-move.txt 2>&1 || r=$?
+  dd if=/dev/zero of=/dev/$DEV bs=4096 count=1 oflag=direct status=none 2> $S/move-write.txt && w=1
+  {
+    sg_persist --out --register --param-sark=0xcccc /dev/$DEV &&
+    sg_persist --out --preempt --param-rk=0xcccc --param-sark=0xbbbb --prout-type=1 /dev/$DEV &&
+    sg_persist --out --clear --param-rk=0xcccc /dev/$DEV
+  } >> $S/sg_persist-move.txt 2>&1 || r=$?
+  if [ $r = 0 ] && [ $w = 0 ] && grep -q 'Key=0xbbbb' $S/sg_persist-move.txt; then
+    pass "reservation moved to key 0xbbbb of another I_T nexus, our write then refused, preempted back and cleared"
+  else fail "rc $r, write after the move succeeded=$w: $(tail -3 $S/sg_persist-move.txt | tr '\n' ' ')"; fi
+else fail "no disk"; fi
+
+NAME="sg_rtpg (ALUA target port groups)"
+if [ -n "$DEV" ] && sg_rtpg -d /dev/$DEV > $S/sg_rtpg.txt 2>&1 && grep -q 'active/optimized' $S/sg_rtpg.txt; then
+  pass "$(grep -m1 -i 'target port group id' $S/sg_rtpg.txt | tr -s ' '), active/optimized"
+else fail "$(tail -3 $S/sg_rtpg.txt 2>/dev/null | tr '\n' ' ')"; fi
+
 NAME="logout"
 if logout "$IQN_RAM" > $S/logout-ram.txt 2>&1 && [ -z "$(disk_of "$IQN_RAM")" ]; then pass "session to $IQN_RAM ended"
 else fail "$(tail -2 $S/logout-ram.txt | tr '\n' ' ')"; fi
@@ -264,6 +294,43 @@ if chap_login "$IQN_MUTUAL" SHA256,MD5 "$CHAP_USER" "$CHAP_SECRET" "$TARGET_USER
   pass "the target proved itself as $TARGET_USER; /dev/$D"
 else fail "$(tail -2 $S/login-mutual.txt | tr '\n' ' ')"; fi
 logout "$IQN_MUTUAL" > /dev/null 2>&1
+
+# ------------------------------------------- EXTENDED COPY between targets
+# The SCSI generic device of disk $1 (sg_xcopy sends its commands there).
+sg_of() {
+  g=$(ls /sys/block/$1/device/scsi_generic/ 2>/dev/null | head -1)
+  [ -n "$g" ] || return 1
+  [ -c /dev/$g ] || mknod /dev/$g c $(tr ':' ' ' < /sys/class/scsi_generic/$g/dev)
+  echo /dev/$g
+}
+# The CHAP session may reach the open RAM target, so an EXTENDED COPY sent
+# to the CHAP LUN may read the RAM LUN; the RAM session has no CHAP, so one
+# sent to the RAM LUN may not name the CHAP LUN.
+NAME="sg_xcopy from the RAM LUN to the CHAP LUN (copy done by the target)"
+if login "$IQN_RAM" > $S/login-xcopy.txt 2>&1 && DR=$(wait_disk "$IQN_RAM") \
+   && chap_login "$IQN_CHAP" MD5 "$CHAP_USER" "$CHAP_SECRET" >> $S/login-xcopy.txt 2>&1 \
+   && DC=$(wait_disk "$IQN_CHAP"); then
+  dd if=/dev/urandom of=/tmp/xcopy.src bs=1M count=8 status=none
+  dd if=/tmp/xcopy.src of=/dev/$DR bs=1M oflag=direct status=none
+  dd if=/dev/zero of=/dev/$DC bs=1M count=8 oflag=direct status=none
+  GR=$(sg_of $DR); GC=$(sg_of $DC)
+  if sg_xcopy if=$GR of=$GC bs=512 count=16384 --on_dst > $S/xcopy.txt 2>&1; then
+    a=$(sha256sum < /tmp/xcopy.src | cut -c1-64)
+    b=$(dd if=/dev/$DC bs=1M count=8 iflag=direct status=none | sha256sum | cut -c1-64)
+    if [ "$a" = "$b" ]; then pass "8 MiB in $(grep -c . $S/xcopy.txt) lines of sg_xcopy output, SHA-256 ${a%"${a#????????????????}"}... equal"
+    else fail "the CHAP LUN holds other data after the copy"; fi
+  else fail "$(tail -3 $S/xcopy.txt | tr '\n' ' ')"; fi
+  NAME="sg_xcopy naming a LUN outside the session's reach is refused"
+  dd if=/dev/zero of=/dev/$DC bs=1M count=1 oflag=direct status=none
+  if sg_xcopy if=$GR of=$GC bs=512 count=2048 --on_src > $S/xcopy-refused.txt 2>&1; then
+    fail "the copy was accepted"
+  elif grep -qi 'copy aborted\|not reachable' $S/xcopy-refused.txt \
+       && [ "$(dd if=/dev/$DC bs=1M count=1 iflag=direct status=none | tr -d '\0' | wc -c)" = 0 ]; then
+    pass "$(grep -i -m1 'copy aborted\|not reachable' $S/xcopy-refused.txt | tr -s ' '); nothing copied"
+  else fail "$(tail -3 $S/xcopy-refused.txt | tr '\n' ' ')"; fi
+  logout "$IQN_CHAP" > /dev/null 2>&1
+  logout "$IQN_RAM" > /dev/null 2>&1
+else fail "$(tail -2 $S/login-xcopy.txt | tr '\n' ' ')"; logout "$IQN_CHAP" > /dev/null 2>&1; logout "$IQN_RAM" > /dev/null 2>&1; fi
 
 NAME="wrong CHAP secret refused"
 if chap_login "$IQN_CHAP" MD5 "$CHAP_USER" "wrong-secret-0000" > $S/login-wrong.txt 2>&1; then

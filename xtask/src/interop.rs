@@ -809,32 +809,121 @@ fn check_qemu_io(_: &mut Session, peer: &mut dyn Peer) -> Result<String> {
     Ok("1 MiB of 0xab written and read back".to_owned())
 }
 
-/// The conformance families: `(family, -t selection, timeout in s)`.
-fn conformance_plan(quick: bool) -> [(&'static str, &'static str, u64); 2] {
-    if quick {
-        [("SCSI", QUICK_SCSI, 150), ("iSCSI", "iSCSI", 150)]
-    } else {
-        [("SCSI", "SCSI", 400), ("iSCSI", "iSCSI", 150)]
-    }
+/// One iscsi-test-cu invocation of a conformance run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct CuRun {
+    /// The family its results count in (`SCSI`, `iSCSI`).
+    family: &'static str,
+    /// The log name and the step's label.
+    name: &'static str,
+    /// The `-t` selection.
+    selection: &'static str,
+    /// Which LUN URLs it is given.
+    urls: CuUrls,
+    /// Timeout, seconds.
+    secs: u64,
 }
 
-/// iscsi-test-cu against the peer's data LUN, one log per family in
-/// `target/interop/LABEL-FAMILY.log`; the report is kept for the table.
+/// The URLs of a [`CuRun`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CuUrls {
+    /// The data LUN.
+    Data,
+    /// The data LUN through the first and the second portal (multipath).
+    TwoPortals,
+    /// The read-only LUN.
+    ReadOnly,
+}
+
+/// The conformance runs. The SCSI family runs against the data LUN with
+/// `-S` (SANITIZE allowed). MultipathIO then runs on its own with two
+/// URLs (the same LUN through two portal groups): given to the whole
+/// family, the second URL keeps a second session logged in through the
+/// other suites, whose set-up and clean-up (Sanitize.Reservations' RESERVE,
+/// every suite's PR clean-up) then see that session's reservation and unit
+/// attentions. ReadOnly runs against the read-only LUN. Their results
+/// replace the SKIPs of the whole-family run, so each test counts once.
+fn conformance_plan(quick: bool) -> Vec<CuRun> {
+    let run = |family, name, selection, urls, secs| CuRun {
+        family,
+        name,
+        selection,
+        urls,
+        secs,
+    };
+    if quick {
+        return vec![
+            run("SCSI", "SCSI", QUICK_SCSI, CuUrls::Data, 150),
+            run("iSCSI", "iSCSI", "iSCSI", CuUrls::Data, 150),
+        ];
+    }
+    vec![
+        run("SCSI", "SCSI", "SCSI", CuUrls::Data, 600),
+        run(
+            "SCSI",
+            "SCSI-MultipathIO",
+            "SCSI.MultipathIO",
+            CuUrls::TwoPortals,
+            120,
+        ),
+        run(
+            "SCSI",
+            "SCSI-ReadOnly",
+            "SCSI.ReadOnly",
+            CuUrls::ReadOnly,
+            120,
+        ),
+        run("iSCSI", "iSCSI", "iSCSI", CuUrls::Data, 150),
+    ]
+}
+
+/// The URLs `run` gives iscsi-test-cu, or `None` when the peer has no such
+/// LUN or portal (the run is then left out and its tests stay SKIP).
+fn cu_urls(peer: &dyn Peer, run: CuUrls) -> Option<Vec<String>> {
+    let exposed = peer.exposed();
+    let data = peer.url(&exposed.data, None);
+    Some(match run {
+        CuUrls::Data => vec![data],
+        CuUrls::TwoPortals => {
+            let port = exposed.extra_ports.first()?;
+            let second = data.replacen(
+                &format!("127.0.0.1:{}/", peer.port()),
+                &format!("127.0.0.1:{port}/"),
+                1,
+            );
+            vec![data, second]
+        }
+        CuUrls::ReadOnly => vec![peer.url(exposed.read_only.as_ref()?, None)],
+    })
+}
+
+/// iscsi-test-cu against the peer's LUNs, one log per run in
+/// `target/interop/LABEL-RUN.log`; the report is kept for the table.
 fn check_conformance(session: &mut Session, peer: &mut dyn Peer) -> Result<String> {
     peers::require(&[("iscsi-test-cu", "libiscsi-bin")])?;
     let label = peer.label();
-    let data = peer.exposed().data.clone();
-    let url = peer.url(&data, None);
     let mut report = Report {
         peer: label.to_owned(),
         families: Vec::new(),
     };
     let mut problems = Vec::new();
-    for (family, selection, secs) in conformance_plan(session.quick) {
-        let log = session.dir.join(format!("{label}-{family}.log"));
+    for run in conformance_plan(session.quick) {
+        let CuRun {
+            family,
+            name,
+            selection,
+            secs,
+            ..
+        } = run;
+        let Some(urls) = cu_urls(peer, run.urls) else {
+            eprintln!("{label} {name}: not run ({label} has no such LUN or portal)");
+            continue;
+        };
+        let log = session.dir.join(format!("{label}-{name}.log"));
         let (file, err) = peers::log_files(&log)?;
         let mut cmd = util::timed(secs, "iscsi-test-cu");
-        cmd.args(["-d", "-t", selection, &url])
+        cmd.args(["-d", "-S", "-t", selection])
+            .args(&urls)
             .stdin(Stdio::null())
             .stdout(file)
             .stderr(err);
@@ -846,24 +935,35 @@ fn check_conformance(session: &mut Session, peer: &mut dyn Peer) -> Result<Strin
         let bytes = fs::read(&log).map_err(|e| format!("cannot read {}: {e}", log.display()))?;
         let results = cunit::parse(&String::from_utf8_lossy(&bytes));
         eprintln!(
-            "{label} {family}: {} tests, {}",
+            "{label} {name}: {} tests, {}",
             results.len(),
             Counts::of(&results).describe()
         );
         if status.code() == Some(124) || status.code() == Some(137) {
-            problems.push(format!("{family}: killed by timeout after {secs} s"));
+            problems.push(format!("{name}: killed by timeout after {secs} s"));
         } else if results.is_empty() {
             problems.push(format!(
-                "{family}: no test ran ({status}): {}",
+                "{name}: no test ran ({status}): {}",
                 peers::log_tail(&log, 1)
             ));
         }
-        report.families.push(FamilyRun {
-            family: family.to_owned(),
-            results,
-        });
+        if let Some(whole) = report.families.iter_mut().find(|f| f.family == family) {
+            // A run of some suites of a family already run: its results
+            // replace theirs.
+            for r in results {
+                match whole.results.iter_mut().find(|w| w.id() == r.id()) {
+                    Some(w) => *w = r,
+                    None => whole.results.push(r),
+                }
+            }
+        } else {
+            report.families.push(FamilyRun {
+                family: family.to_owned(),
+                results,
+            });
+        }
         if let Err(e) = peer.check_alive() {
-            problems.push(format!("{label} died during the {family} family: {e}"));
+            problems.push(format!("{label} died during the {name} run: {e}"));
             break;
         }
     }
@@ -1022,9 +1122,19 @@ mod tests {
 
     #[test]
     fn quick_runs_fewer_suites() {
-        assert_eq!(conformance_plan(false)[0].1, "SCSI");
-        assert!(conformance_plan(true)[0].1.starts_with("SCSI.Inquiry,"));
-        assert_eq!(conformance_plan(true)[1].1, "iSCSI");
+        let full = conformance_plan(false);
+        assert_eq!(full[0].selection, "SCSI");
+        // Every run after the first of a family is a subset of it.
+        assert!(
+            full.iter()
+                .skip(1)
+                .all(|r| r.family != "SCSI" || r.selection.starts_with("SCSI."))
+        );
+        assert_eq!(full.last().map(|r| r.selection), Some("iSCSI"));
+        let quick = conformance_plan(true);
+        assert!(quick[0].selection.starts_with("SCSI.Inquiry,"));
+        assert_eq!(quick[1].selection, "iSCSI");
+        assert_eq!(quick.len(), 2);
     }
 
     #[test]

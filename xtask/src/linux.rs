@@ -54,7 +54,7 @@ pub(crate) fn run(build: bool, quick: bool) -> Result<String> {
         let path = binary
             .as_ref()
             .ok_or("no iscsi-target binary (see the build step)")?;
-        let t = OurTarget::start_serving(path, &dir, &LINUX_TARGETS, "info")?;
+        let t = OurTarget::start_serving(path, &dir, &LINUX_TARGETS, 0, "info")?;
         let port = t.port();
         let detail = format!(
             "pid {} on 127.0.0.1:{port} (the guest dials 10.0.2.2:{port}), config {}",

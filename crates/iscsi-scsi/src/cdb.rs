@@ -32,6 +32,7 @@ pub mod op {
     pub const SYNCHRONIZE_CACHE_10: u8 = 0x35;
     pub const READ_DEFECT_DATA_10: u8 = 0x37;
     pub const WRITE_SAME_10: u8 = 0x41;
+    pub const SANITIZE: u8 = 0x48;
     pub const UNMAP: u8 = 0x42;
     pub const MODE_SELECT_10: u8 = 0x55;
     pub const RESERVE_10: u8 = 0x56;
@@ -47,11 +48,14 @@ pub mod op {
     pub const VERIFY_16: u8 = 0x8f;
     pub const PRE_FETCH_16: u8 = 0x90;
     pub const SYNCHRONIZE_CACHE_16: u8 = 0x91;
+    pub const EXTENDED_COPY: u8 = 0x83;
+    pub const RECEIVE_COPY_RESULTS: u8 = 0x84;
     pub const WRITE_SAME_16: u8 = 0x93;
     pub const WRITE_ATOMIC_16: u8 = 0x9c;
     pub const SERVICE_ACTION_IN_16: u8 = 0x9e;
     pub const REPORT_LUNS: u8 = 0xa0;
     pub const MAINTENANCE_IN: u8 = 0xa3;
+    pub const MAINTENANCE_OUT: u8 = 0xa4;
     pub const READ_12: u8 = 0xa8;
     pub const WRITE_12: u8 = 0xaa;
     pub const WRITE_AND_VERIFY_12: u8 = 0xae;
@@ -61,8 +65,21 @@ pub mod op {
     /// SERVICE ACTION IN(16) service actions.
     pub const SAI_READ_CAPACITY_16: u16 = 0x10;
     pub const SAI_GET_LBA_STATUS: u16 = 0x12;
-    /// MAINTENANCE IN service action.
+    /// MAINTENANCE IN service actions.
+    pub const MI_REPORT_TARGET_PORT_GROUPS: u16 = 0x0a;
     pub const MI_REPORT_SUPPORTED_OPERATION_CODES: u16 = 0x0c;
+    /// MAINTENANCE OUT service action.
+    pub const MO_SET_TARGET_PORT_GROUPS: u16 = 0x0a;
+    /// EXTENDED COPY service action (SPC-4 §6.4: LID1).
+    pub const XCOPY_LID1: u8 = 0x00;
+    /// RECEIVE COPY RESULTS service actions (SPC-4 §6.18).
+    pub const RCR_COPY_STATUS: u8 = 0x00;
+    pub const RCR_OPERATING_PARAMETERS: u8 = 0x03;
+    pub const RCR_FAILED_SEGMENT_DETAILS: u8 = 0x04;
+    /// SANITIZE service actions (SBC-4 §5.30).
+    pub const SANITIZE_OVERWRITE: u8 = 0x01;
+    pub const SANITIZE_BLOCK_ERASE: u8 = 0x02;
+    pub const SANITIZE_EXIT_FAILURE_MODE: u8 = 0x1f;
 }
 
 /// What the logical unit does for a command: which of its handlers runs
@@ -76,6 +93,7 @@ pub(crate) enum Handler {
     ModeSense,
     ModeSelect,
     MaintenanceIn,
+    MaintenanceOut,
     PreventAllow,
     StartStopUnit,
     Reserve,
@@ -93,7 +111,10 @@ pub(crate) enum Handler {
     PreFetch,
     WriteSame,
     Unmap,
+    Sanitize,
     CompareAndWrite,
+    ExtendedCopy,
+    ReceiveCopyResults,
     ReadDefectData,
 }
 
@@ -221,6 +242,9 @@ pub(crate) const COMMANDS: &[CommandSpec] = commands! {
     op::READ_DEFECT_DATA_10, None, ReadDefectData, Read, DataOut::None, true, [0x37, 0, 0x1f, 0, 0, 0, 0, 0xff, 0xff, 0x07];
     op::WRITE_SAME_10, None, WriteSame, Write, DataOut::OneBlock, true, [0x41, 0xfa, 0xff, 0xff, 0xff, 0xff, 0x3f, 0xff, 0xff, 0x07];
     op::UNMAP, None, Unmap, Write, DataOut::ParameterList, true, [0x42, 0x01, 0, 0, 0, 0, 0x3f, 0xff, 0xff, 0x07];
+    op::SANITIZE, Some(op::SANITIZE_OVERWRITE as u16), Sanitize, Write, DataOut::ParameterList, true, [0x48, 0xbf, 0, 0, 0, 0, 0, 0xff, 0xff, 0x07];
+    op::SANITIZE, Some(op::SANITIZE_BLOCK_ERASE as u16), Sanitize, Write, DataOut::ParameterList, true, [0x48, 0xbf, 0, 0, 0, 0, 0, 0xff, 0xff, 0x07];
+    op::SANITIZE, Some(op::SANITIZE_EXIT_FAILURE_MODE as u16), Sanitize, Write, DataOut::ParameterList, true, [0x48, 0xbf, 0, 0, 0, 0, 0, 0xff, 0xff, 0x07];
     op::MODE_SELECT_10, None, ModeSelect, Write, DataOut::ParameterList, true, [0x55, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, 0x07];
     op::RESERVE_10, None, Reserve, Spc2, DataOut::None, true, [0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0x07];
     op::RELEASE_10, None, Release, Always, DataOut::None, true, [0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0x07];
@@ -236,6 +260,11 @@ pub(crate) const COMMANDS: &[CommandSpec] = commands! {
     op::PERSISTENT_RESERVE_OUT, Some(0x04), PersistentReserveOut, Always, DataOut::ParameterList, true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
     op::PERSISTENT_RESERVE_OUT, Some(0x05), PersistentReserveOut, Always, DataOut::ParameterList, true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
     op::PERSISTENT_RESERVE_OUT, Some(0x06), PersistentReserveOut, Always, DataOut::ParameterList, true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
+    op::PERSISTENT_RESERVE_OUT, Some(0x07), PersistentReserveOut, Always, DataOut::ParameterList, true, [0x5f, 0x1f, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07];
+    op::EXTENDED_COPY, Some(op::XCOPY_LID1 as u16), ExtendedCopy, Write, DataOut::ParameterList, true, [0x83, 0x1f, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0x07];
+    op::RECEIVE_COPY_RESULTS, Some(op::RCR_COPY_STATUS as u16), ReceiveCopyResults, Read, DataOut::None, true, [0x84, 0x1f, 0xff, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0x07];
+    op::RECEIVE_COPY_RESULTS, Some(op::RCR_OPERATING_PARAMETERS as u16), ReceiveCopyResults, Read, DataOut::None, true, [0x84, 0x1f, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0x07];
+    op::RECEIVE_COPY_RESULTS, Some(op::RCR_FAILED_SEGMENT_DETAILS as u16), ReceiveCopyResults, Read, DataOut::None, true, [0x84, 0x1f, 0xff, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0x07];
     op::READ_16, None, Read, Read, DataOut::None, true, [0x88, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 0x07];
     op::COMPARE_AND_WRITE, None, CompareAndWrite, Write, DataOut::CompareAndWrite, true, [0x89, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0xff, 0x3f, 0x07];
     op::WRITE_16, None, Write, Write, DataOut::TransferLength, true, [0x8a, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 0x07];
@@ -249,7 +278,9 @@ pub(crate) const COMMANDS: &[CommandSpec] = commands! {
     op::SERVICE_ACTION_IN_16, Some(op::SAI_READ_CAPACITY_16), ServiceActionIn, Always, DataOut::None, true, [0x9e, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x07];
     op::SERVICE_ACTION_IN_16, Some(op::SAI_GET_LBA_STATUS), ServiceActionIn, Read, DataOut::None, true, [0x9e, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0x07];
     op::REPORT_LUNS, None, ReportLuns, Always, DataOut::None, false, [0xa0, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0x07];
+    op::MAINTENANCE_IN, Some(op::MI_REPORT_TARGET_PORT_GROUPS), MaintenanceIn, Always, DataOut::None, true, [0xa3, 0xff, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0x07];
     op::MAINTENANCE_IN, Some(op::MI_REPORT_SUPPORTED_OPERATION_CODES), MaintenanceIn, Always, DataOut::None, true, [0xa3, 0x1f, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0x07];
+    op::MAINTENANCE_OUT, Some(op::MO_SET_TARGET_PORT_GROUPS), MaintenanceOut, Write, DataOut::ParameterList, true, [0xa4, 0x1f, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0x07];
     op::READ_12, None, Read, Read, DataOut::None, true, [0xa8, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 0x07];
     op::WRITE_12, None, Write, Write, DataOut::TransferLength, true, [0xaa, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 0x07];
     op::WRITE_AND_VERIFY_12, None, WriteAndVerify, Write, DataOut::TransferLength, true, [0xae, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 0x07];

@@ -139,6 +139,14 @@ pub enum Command {
     /// REPORT SUPPORTED OPERATION CODES (SPC-4 §6.35), the one MAINTENANCE
     /// IN service action implemented.
     ReportSupportedOperationCodes(ReportSupportedOperationCodes),
+    /// REPORT TARGET PORT GROUPS (SPC-4 §6.36): `extended` asks for the
+    /// extended header (PARAMETER DATA FORMAT 001b).
+    ReportTargetPortGroups {
+        extended: bool,
+        allocation_length: u32,
+    },
+    /// SET TARGET PORT GROUPS (SPC-4 §6.44).
+    SetTargetPortGroups { parameter_list_length: u32 },
     /// PREVENT ALLOW MEDIUM REMOVAL (SPC-4 §6.13 of SBC): PREVENT field.
     PreventAllowMediumRemoval { prevent: u8 },
     /// START STOP UNIT (SBC-4 §5.25).
@@ -201,9 +209,29 @@ pub enum Command {
         anchor: bool,
         parameter_list_length: u16,
     },
+    /// SANITIZE (SBC-4 §5.30): `reserved` is set when byte 1 bit 6 or any
+    /// of bytes 2–6 is.
+    Sanitize {
+        immed: bool,
+        reserved: bool,
+        ause: bool,
+        service_action: u8,
+        parameter_list_length: u16,
+    },
     /// COMPARE AND WRITE (SBC-4 §5.3): NUMBER OF LOGICAL BLOCKS is the
     /// transfer length (one byte).
     CompareAndWrite(BlockAccess),
+    /// EXTENDED COPY (LID1) (SPC-4 §6.4): the parameter list describes
+    /// the copy.
+    ExtendedCopy { parameter_list_length: u32 },
+    /// RECEIVE COPY RESULTS (SPC-4 §6.18): COPY STATUS (00h), OPERATING
+    /// PARAMETERS (03h) or FAILED SEGMENT DETAILS (04h) of the copy
+    /// `list_identifier`.
+    ReceiveCopyResults {
+        service_action: u8,
+        list_identifier: u8,
+        allocation_length: u32,
+    },
     /// READ DEFECT DATA(10)/(12) (SBC-4 §5.17, §5.18): `list_format` is
     /// REQ_PLIST, REQ_GLIST and DEFECT LIST FORMAT as sent.
     ReadDefectData {
@@ -221,7 +249,8 @@ impl Command {
     /// for a CDB shorter than its group code says (SPC-4 §4.2.5.1),
     /// INVALID COMMAND OPERATION CODE for an opcode this crate does not
     /// implement, and INVALID FIELD IN CDB (byte 1, bit 4) for a MAINTENANCE
-    /// IN or SERVICE ACTION IN(16) service action it does not.
+    /// IN, SERVICE ACTION IN(16), EXTENDED COPY or RECEIVE COPY RESULTS
+    /// service action it does not.
     pub fn parse(cdb: &[u8]) -> Result<Self, Sense> {
         check_len(cdb)?;
         let f = Reader(cdb);
@@ -274,6 +303,22 @@ impl Command {
                 sp: f.bit(1, 0x01),
                 parameter_list_length: if ten { f.u16(7) } else { u16::from(f.u8(4)) },
             },
+            Handler::MaintenanceIn
+                if u16::from(service_action) == op::MI_REPORT_TARGET_PORT_GROUPS =>
+            {
+                Self::ReportTargetPortGroups {
+                    extended: (f.u8(1) >> 5) == 1,
+                    allocation_length: f.u32(6),
+                }
+            }
+            Handler::MaintenanceOut => {
+                if u16::from(service_action) != op::MO_SET_TARGET_PORT_GROUPS {
+                    return Err(bad_service_action());
+                }
+                Self::SetTargetPortGroups {
+                    parameter_list_length: f.u32(6),
+                }
+            }
             Handler::MaintenanceIn => {
                 if u16::from(service_action) != op::MI_REPORT_SUPPORTED_OPERATION_CODES {
                     return Err(bad_service_action());
@@ -371,6 +416,46 @@ impl Command {
                 transfer_length: u32::from(f.u8(13)),
                 ..access()
             }),
+            Handler::Sanitize => {
+                if !matches!(
+                    service_action,
+                    op::SANITIZE_OVERWRITE
+                        | op::SANITIZE_BLOCK_ERASE
+                        | op::SANITIZE_EXIT_FAILURE_MODE
+                ) {
+                    return Err(bad_service_action());
+                }
+                Self::Sanitize {
+                    immed: f.bit(1, 0x80),
+                    reserved: f.bit(1, 0x40) || f.span(2, 7).iter().any(|b| *b != 0),
+                    ause: f.bit(1, 0x20),
+                    service_action,
+                    parameter_list_length: f.u16(7),
+                }
+            }
+            Handler::ExtendedCopy => {
+                if service_action != op::XCOPY_LID1 {
+                    return Err(bad_service_action());
+                }
+                Self::ExtendedCopy {
+                    parameter_list_length: f.u32(10),
+                }
+            }
+            Handler::ReceiveCopyResults => {
+                if !matches!(
+                    service_action,
+                    op::RCR_COPY_STATUS
+                        | op::RCR_OPERATING_PARAMETERS
+                        | op::RCR_FAILED_SEGMENT_DETAILS
+                ) {
+                    return Err(bad_service_action());
+                }
+                Self::ReceiveCopyResults {
+                    service_action,
+                    list_identifier: f.u8(2),
+                    allocation_length: f.u32(10),
+                }
+            }
             Handler::ReadDefectData if opcode == op::READ_DEFECT_DATA_10 => Self::ReadDefectData {
                 ten: true,
                 list_format: f.u8(2),
@@ -414,10 +499,20 @@ impl Command {
             | Self::Unmap {
                 parameter_list_length,
                 ..
+            }
+            | Self::Sanitize {
+                parameter_list_length,
+                ..
             } => u32::from(parameter_list_length),
             Self::PersistentReserveOut {
                 parameter_list_length,
                 ..
+            }
+            | Self::ExtendedCopy {
+                parameter_list_length,
+            }
+            | Self::SetTargetPortGroups {
+                parameter_list_length,
             } => parameter_list_length,
             _ => 0,
         }

@@ -61,7 +61,8 @@ pub fn scsi_cdb(data: &[u8]) {
 /// standard INQUIRY and every VPD page, READ CAPACITY(10/16), REPORT
 /// LUNS, MODE SENSE(6/10), REPORT SUPPORTED OPERATION CODES, PERSISTENT
 /// RESERVE IN (keys, reservation, capabilities, full status) and OUT, GET
-/// LBA STATUS, sense data. No parser
+/// LBA STATUS, the third-party copy data (VPD 8Fh, EXTENDED COPY parameter
+/// lists, RECEIVE COPY RESULTS), sense data. No parser
 /// panics; sense data that parses encodes, in either format, to bytes
 /// that parse again.
 pub fn scsi_data(data: &[u8]) {
@@ -94,6 +95,24 @@ pub fn scsi_data(data: &[u8]) {
     let _ = crate::data::PrFullStatus::parse(data);
     let _ = crate::data::PrOutParameterList::parse(data);
     let _ = crate::data::InformationalExceptionsPage::parse(data);
+    let _ = crate::data::ThirdPartyCopy::parse(data);
+    let _ = crate::data::ReportTargetPortGroups::parse(data);
+    let _ = crate::data::SetTargetPortGroups::parse(data);
+    let _ = crate::data::parse_iscsi_transport_id(data);
+    if let Ok(list) = crate::data::RegisterAndMoveParameterList::parse(data) {
+        assert_eq!(
+            crate::data::RegisterAndMoveParameterList::parse(&list.encode()),
+            Ok(list)
+        );
+    }
+    let _ = crate::data::CopyStatus::parse(data);
+    let _ = crate::data::OperatingParameters::parse(data);
+    let _ = crate::data::FailedSegmentDetails::parse(data);
+    // An EXTENDED COPY parameter list that parses encodes to one that
+    // parses again.
+    if let Ok(list) = crate::data::ExtendedCopyParameters::parse(data) {
+        assert!(crate::data::ExtendedCopyParameters::parse(&list.encode()).is_ok());
+    }
     if let Ok(sense) = Sense::parse(data) {
         for format in [crate::SenseFormat::Fixed, crate::SenseFormat::Descriptor] {
             let bytes = sense.encode(format);

@@ -75,8 +75,11 @@ pub mod fuzzing;
 pub use backend::{BackendError, BlockBackend, FileBackend, MemoryBackend};
 pub use command::{BlockAccess, Command, ModeSense, ReportSupportedOperationCodes};
 pub use lu::{
-    LogicalUnit, LuConfig, MAX_COMPARE_AND_WRITE_BLOCKS, MAX_TRANSFER_BLOCKS, MAX_TRANSFER_BYTES,
+    Background, BackgroundWork, COPY_CHUNK_BYTES, CopyTargets, LogicalUnit, LuConfig,
+    MAX_COMPARE_AND_WRITE_BLOCKS, MAX_CSCD_DESCRIPTORS, MAX_DESCRIPTOR_LIST_LENGTH,
+    MAX_SEGMENT_BYTES, MAX_SEGMENT_DESCRIPTORS, MAX_TRANSFER_BLOCKS, MAX_TRANSFER_BYTES,
     MAX_UNMAP_BLOCKS, MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BLOCKS, Nexus, Request, ResetKind,
-    Response, lun_not_supported, report_luns,
+    Response, SANITIZE_CHUNK_BYTES, TargetPortGroup, TargetPortGroups, lun_not_supported,
+    report_luns,
 };
 pub use sense::{Asc, FieldPointer, Sense, SenseFormat, SenseKey, Status};

@@ -16,9 +16,20 @@ pub use crate::nexus::Nexus;
 use crate::pr::Reservations;
 use crate::sense::{Asc, Sense, SenseFormat, SenseKey, Status};
 
+mod alua;
+mod sanitize;
 mod sbc;
 mod spc;
 mod vpd;
+mod xcopy;
+
+pub use alua::{TargetPortGroup, TargetPortGroups};
+pub use sanitize::{Background, BackgroundWork, SANITIZE_CHUNK_BYTES};
+
+pub use xcopy::{
+    COPY_CHUNK_BYTES, CopyTargets, MAX_CSCD_DESCRIPTORS, MAX_DESCRIPTOR_LIST_LENGTH,
+    MAX_SEGMENT_BYTES, MAX_SEGMENT_DESCRIPTORS,
+};
 
 /// What identifies the unit in INQUIRY and its VPD pages.
 #[derive(Clone, Debug)]
@@ -40,6 +51,22 @@ pub struct LuConfig {
     pub read_only: bool,
     /// Write cache enabled (WCE in the Caching mode page) at start.
     pub write_cache: bool,
+    /// Logical blocks per physical block, as a power of two (the LOGICAL
+    /// BLOCKS PER PHYSICAL BLOCK EXPONENT of READ CAPACITY(16), SBC-3
+    /// §5.16.2): 0 when a physical block is one logical block, 3 for
+    /// 512-byte logical blocks on 4096-byte physical blocks. The optimal
+    /// transfer and unmap granularities of the Block Limits page follow it.
+    pub lbppbe: u8,
+    /// Runs and paces a SANITIZE in the background, so a sanitize
+    /// outlives its command and does not starve the other units of a
+    /// shared backend. The runtime supplies it: it owns threads, clocks
+    /// and sleeping. `None`: a sanitize runs on the command's thread, as
+    /// fast as the backend goes, and IMMED completes only when it ends.
+    pub background: Option<Arc<dyn Background>>,
+    /// The target port groups the unit is reached through (ALUA, SPC-4
+    /// §5.15), shared with the other units of the target; `None`: no ALUA
+    /// (TPGS 00b, every port active/optimized).
+    pub port_groups: Option<Arc<TargetPortGroups>>,
 }
 
 impl LuConfig {
@@ -58,6 +85,9 @@ impl LuConfig {
             target_name,
             read_only: false,
             write_cache: true,
+            lbppbe: 0,
+            background: None,
+            port_groups: None,
         }
     }
 }
@@ -162,7 +192,7 @@ impl Response {
 }
 
 /// A command for the unit.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 #[non_exhaustive]
 pub struct Request<'a> {
     /// Who sent it.
@@ -178,6 +208,9 @@ pub struct Request<'a> {
     /// `cdb` already decoded (by a transport that sized its Data-Out with
     /// it); the unit decodes `cdb` itself when this is `None`.
     pub command: Option<Command>,
+    /// The other units an EXTENDED COPY from this nexus may name; without
+    /// them a copy may only name the unit itself.
+    pub copy_targets: Option<&'a dyn CopyTargets>,
 }
 
 impl<'a> Request<'a> {
@@ -190,7 +223,16 @@ impl<'a> Request<'a> {
             data_out,
             announced_data_out: None,
             command: None,
+            copy_targets: None,
         }
+    }
+
+    /// This request with the units an EXTENDED COPY may name besides the
+    /// one it is sent to.
+    #[must_use]
+    pub const fn with_copy_targets(mut self, targets: &'a dyn CopyTargets) -> Self {
+        self.copy_targets = Some(targets);
+        self
     }
 
     /// This request with `cdb` already decoded into `command` (which must
@@ -210,6 +252,14 @@ impl<'a> Request<'a> {
 
     fn data_out_len(&self) -> usize {
         self.data_out.iter().map(Bytes::len).sum()
+    }
+
+    /// The parameter list of a command with PARAMETER LIST LENGTH `pll`:
+    /// the Data-Out cut to it (shorter when less arrived).
+    fn parameter_list(&self, pll: u32) -> Bytes {
+        let mut data = self.data_out_bytes();
+        data.truncate(usize::try_from(pll).unwrap_or(usize::MAX));
+        data
     }
 
     /// The Data-Out payload gathered into one buffer (for parameter lists).
@@ -289,6 +339,12 @@ pub struct LogicalUnit {
     /// PREVENT ALLOW MEDIUM REMOVAL state per nexus.
     prevent: Mutex<Vec<u64>>,
     write_gate: RwLock<()>,
+    /// The last ALUA change this unit queued unit attentions for.
+    alua_seen: std::sync::atomic::AtomicU64,
+    /// A SANITIZE running or failed.
+    sanitize: Arc<sanitize::SanitizeState>,
+    /// EXTENDED COPY status by nexus id and LIST IDENTIFIER.
+    copies: Mutex<HashMap<(u64, u8), xcopy::CopyRecord>>,
 }
 
 impl std::fmt::Debug for LogicalUnit {
@@ -364,6 +420,9 @@ impl LogicalUnit {
             any_reservation: AtomicBool::new(false),
             prevent: Mutex::new(Vec::new()),
             write_gate: RwLock::new(()),
+            alua_seen: std::sync::atomic::AtomicU64::new(0),
+            sanitize: Arc::default(),
+            copies: Mutex::new(HashMap::new()),
         }
     }
 
@@ -424,6 +483,7 @@ impl LogicalUnit {
     pub fn nexus_lost(&self, nexus_id: u64) {
         lock(&self.nexuses).retain(|n| *n != nexus_id);
         lock(&self.prevent).retain(|n| *n != nexus_id);
+        lock(&self.copies).retain(|(n, _), _| *n != nexus_id);
         if let Some(q) = lock(&self.attentions).remove(&nexus_id) {
             self.pending_attentions
                 .fetch_sub(q.len(), Ordering::Relaxed);
@@ -522,12 +582,37 @@ impl LogicalUnit {
             return Response::check(sense, format);
         }
         let spec = cdb::lookup(cdb);
+        self.alua_note_changes();
+        // A running SANITIZE stops every command but INQUIRY, REPORT LUNS
+        // and REQUEST SENSE on every nexus, ahead of unit attentions
+        // (SBC-4 §4.11.1); REQUEST SENSE reports it.
+        if self.sanitize.running() {
+            match spec.map(|c| c.handler) {
+                Some(cdb::Handler::Inquiry | cdb::Handler::ReportLuns) => {}
+                Some(cdb::Handler::RequestSense) => {
+                    let alloc = usize::from(Reader(cdb).u8(4));
+                    let desc = Reader(cdb).bit(1, 0x01);
+                    let wanted = if desc {
+                        SenseFormat::Descriptor
+                    } else {
+                        SenseFormat::Fixed
+                    };
+                    return Response::good(truncate(sanitize::in_progress().encode(wanted), alloc));
+                }
+                _ => return Response::check(sanitize::in_progress(), format),
+            }
+        }
         // Unit attentions stop every command but INQUIRY, REPORT LUNS and
         // REQUEST SENSE (SAM-5 §5.14, SPC-4 §6.29); unknown commands too.
         if spec.is_none_or(|c| c.unit_attention)
             && let Some(ua) = self.take_attention(req.nexus.id)
         {
             return Response::check(ua, format);
+        }
+        // A port whose group is in standby, unavailable or transitioning
+        // lets only some commands through (SPC-4 §5.15.2.4).
+        if let Some(sense) = self.alua_check(req, spec.map(|c| c.handler)) {
+            return Response::check(sense, format);
         }
         if self.any_reservation.load(Ordering::Acquire) {
             let access = cdb::access(cdb);
@@ -544,6 +629,17 @@ impl LogicalUnit {
             Ok(command) => command,
             Err(sense) => return Response::check(sense, format),
         };
+        // After a failed SANITIZE the medium is not to be trusted until a
+        // sanitize succeeds (SBC-4 §4.11.3).
+        if self.sanitize.failed()
+            && (command.block_access().is_some()
+                || matches!(
+                    command,
+                    Command::Unmap { .. } | Command::ExtendedCopy { .. }
+                ))
+        {
+            return Response::check(sanitize::failure_mode(), format);
+        }
         let outcome = match command {
             Command::TestUnitReady => Ok(Bytes::new()),
             Command::Inquiry {
@@ -563,6 +659,13 @@ impl LogicalUnit {
             Command::ReportSupportedOperationCodes(fields) => {
                 crate::mode::report_supported_opcodes(&fields)
             }
+            Command::ReportTargetPortGroups {
+                extended,
+                allocation_length,
+            } => self.report_target_port_groups(extended, allocation_length),
+            Command::SetTargetPortGroups {
+                parameter_list_length,
+            } => self.set_target_port_groups(req, parameter_list_length),
             Command::PreventAllowMediumRemoval { prevent } => self.prevent_allow(req, prevent),
             Command::StartStopUnit {
                 power_condition,
@@ -614,6 +717,28 @@ impl LogicalUnit {
                 parameter_list_length,
             } => self.unmap(req, anchor, parameter_list_length),
             Command::CompareAndWrite(access) => self.compare_and_write(req, access),
+            Command::Sanitize {
+                immed,
+                reserved,
+                ause,
+                service_action,
+                parameter_list_length,
+            } => self.sanitize(
+                req,
+                immed,
+                reserved,
+                ause,
+                service_action,
+                parameter_list_length,
+            ),
+            Command::ExtendedCopy {
+                parameter_list_length,
+            } => self.extended_copy(req, parameter_list_length),
+            Command::ReceiveCopyResults {
+                service_action,
+                list_identifier,
+                allocation_length,
+            } => self.receive_copy_results(req, service_action, list_identifier, allocation_length),
             Command::ReadDefectData {
                 ten,
                 list_format,

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use crate::cdb::Access;
 use crate::data::{
     PrCapabilities, PrFullStatus, PrFullStatusDescriptor, PrReadKeys, PrReadReservation,
-    PrReservation, Reader, iscsi_transport_id,
+    PrReservation, Reader, RegisterAndMoveParameterList, iscsi_transport_id,
+    parse_iscsi_transport_id,
 };
 use crate::fail::Fail;
 use crate::nexus::Nexus;
@@ -237,6 +238,9 @@ impl Reservations {
         nexus: &Nexus,
     ) -> Result<Effects, Fail> {
         self.remember(nexus);
+        if service_action == REGISTER_AND_MOVE {
+            return self.register_and_move(scope_type, params, nexus);
+        }
         let p = Reader(params);
         let key = p.u64(0);
         let sa_key = p.u64(8);
@@ -392,6 +396,80 @@ impl Reservations {
         Ok(effects)
     }
 
+    /// REGISTER AND MOVE (SPC-4 §5.7.8): the issuing nexus, which holds
+    /// the reservation, registers the nexus a TransportID and relative
+    /// target port name with the service action key and hands it the
+    /// reservation, with the same type; UNREG drops its own registration.
+    fn register_and_move(
+        &mut self,
+        scope_type: u8,
+        params: &[u8],
+        nexus: &Nexus,
+    ) -> Result<Effects, Fail> {
+        let list = RegisterAndMoveParameterList::parse(params).map_err(|_| {
+            Fail::Check(Sense::new(
+                SenseKey::ILLEGAL_REQUEST,
+                Asc::PARAMETER_LIST_LENGTH_ERROR,
+            ))
+        })?;
+        if list.aptpl {
+            return Err(bad_param(17));
+        }
+        if self.spc2.is_some_and(|holder| holder != nexus.id) {
+            return Err(conflict());
+        }
+        let port = port_of(nexus);
+        if self.key_of(&port) != Some(list.reservation_key) {
+            return Err(conflict());
+        }
+        if list.service_action_reservation_key == 0 {
+            return Err(bad_param(8));
+        }
+        // Only the holder of a reservation that is not for all registrants
+        // may move it.
+        let reservation = match &self.reservation {
+            Some(r) if !all_registrants(r.kind) && r.holder == port => r.clone(),
+            _ => return Err(conflict()),
+        };
+        if scope_type >> 4 != 0 {
+            return Err(Fail::Check(Sense::invalid_cdb_field(2, Some(7))));
+        }
+        let name = parse_iscsi_transport_id(&list.transport_id).ok_or_else(|| bad_param(24))?;
+        // ISID digits as nexus names write them (lower case).
+        let name = match name.rfind(",i,0x") {
+            Some(i) => format!(
+                "{}{}",
+                name.get(..i).unwrap_or(""),
+                name.get(i..).unwrap_or("").to_ascii_lowercase()
+            ),
+            None => return Err(bad_param(24)),
+        };
+        let destination: Port = (Arc::from(name.as_str()), list.relative_target_port);
+        if destination == port {
+            return Err(bad_param(24));
+        }
+        match self
+            .registrations
+            .iter_mut()
+            .find(|r| r.port == destination)
+        {
+            Some(r) => r.key = list.service_action_reservation_key,
+            None => self.registrations.push(Registration {
+                port: destination.clone(),
+                key: list.service_action_reservation_key,
+            }),
+        }
+        self.reservation = Some(Reservation {
+            holder: destination,
+            kind: reservation.kind,
+        });
+        if list.unreg {
+            self.registrations.retain(|r| r.port != port);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        Ok(Effects::default())
+    }
+
     /// Removes `port`'s registration, releasing a reservation it held.
     fn unregister(&mut self, port: &Port, effects: &mut Effects) {
         let was_holder = self.is_holder(port);
@@ -416,6 +494,9 @@ impl Reservations {
         }
     }
 }
+
+/// PERSISTENT RESERVE OUT service action REGISTER AND MOVE.
+pub(crate) const REGISTER_AND_MOVE: u8 = 0x07;
 
 fn check_scope_type(scope: u8, kind: u8) -> Result<(), Fail> {
     if scope != 0 {

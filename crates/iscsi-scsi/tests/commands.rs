@@ -276,7 +276,7 @@ fn inquiry_standard_and_every_vpd_page() {
     assert_sense(&r, SenseKey::ILLEGAL_REQUEST, Asc::INVALID_FIELD_IN_CDB);
     let supported = u.good(&[0x12, 1, 0, 0, 255, 0], &[]);
     let pages = supported[4..].to_vec();
-    assert_eq!(pages, [0x00, 0x80, 0x83, 0x86, 0xb0, 0xb1, 0xb2]);
+    assert_eq!(pages, [0x00, 0x80, 0x83, 0x86, 0x8f, 0xb0, 0xb1, 0xb2]);
     for page in pages {
         let d = u.good(&[0x12, 1, page, 0, 255, 0], &[]);
         assert_eq!(d[1], page);
@@ -499,6 +499,20 @@ fn write_same_unmap_and_until_end() {
             &r,
             SenseKey::ILLEGAL_REQUEST,
             Asc::PARAMETER_LIST_LENGTH_ERROR,
+        );
+        // Half a block or two blocks announced: refused, nothing written.
+        for announced in [256, 1024] {
+            let out = [Bytes::from(vec![0x55u8; announced])];
+            let r = u.lu.execute(
+                &Request::new(&u.a, &cdb10(0x41, 0x08, 1000, 1), &out)
+                    .with_announced_data_out(announced),
+            );
+            assert_sense(&r, SenseKey::ILLEGAL_REQUEST, Asc::INVALID_FIELD_IN_CDB);
+        }
+        assert!(
+            u.good(&cdb10(0x28, 0, 1000, 1), &[])
+                .iter()
+                .all(|b| *b == 0)
         );
     }
 }
@@ -904,7 +918,7 @@ fn initiator_parsers_read_the_units_answers() {
     assert!(std.version_descriptors.contains(&0x04c0));
     let pages =
         SupportedVpdPages::parse(&u.good(Cdb::inquiry(true, 0, 255).as_slice(), &[])).unwrap();
-    assert_eq!(pages.pages.len(), 7);
+    assert_eq!(pages.pages.len(), 8);
     let id = DeviceIdentification::parse(&u.good(Cdb::inquiry(true, 0x83, 255).as_slice(), &[]))
         .unwrap();
     assert!(
@@ -1052,4 +1066,72 @@ fn persistent_reservation_full_status_preempt_and_abort_and_ignore_existing_key(
         Status::RESERVATION_CONFLICT,
         "EXCLUSIVE ACCESS held by b"
     );
+}
+
+#[test]
+fn register_and_move_hands_the_reservation_to_another_nexus() {
+    use iscsi_scsi::data::{RegisterAndMoveParameterList, iscsi_transport_id};
+    let (_, u) = units().remove(0);
+    let (a, b) = (&u.a, &u.b);
+    let out = |n: &Nexus, (cdb, p): ([u8; 10], Vec<u8>)| u.run_as(n, &cdb, &p).status;
+    assert_eq!(out(a, prout(0, 0, 0, 0xaaaa)), Status::GOOD);
+    assert_eq!(out(a, prout(1, 1, 0xaaaa, 0)), Status::GOOD);
+    let write = |n: &Nexus| u.run_as(n, &cdb10(0x2a, 0, 0, 1), &pattern(1, 0)).status;
+    assert_eq!(write(b), Status::RESERVATION_CONFLICT);
+    // b's initiator port, its ISID in upper case.
+    let b_port = b.initiator_port.replace(",i,0x", ",i,0X").to_uppercase();
+    let b_port = format!(
+        "{},i,0x{}",
+        &b.initiator_port[..b.initiator_port.find(",i,0x").unwrap()],
+        &b_port[b_port.find(",I,0X").unwrap() + 5..]
+    );
+    let mv = |key: u64, sa_key: u64, unreg: bool, port: &str, rtp: u16| {
+        let mut list =
+            RegisterAndMoveParameterList::new(key, sa_key, rtp, iscsi_transport_id(port));
+        list.unreg = unreg;
+        let list = list.encode();
+        let l = u16::try_from(list.len()).unwrap().to_be_bytes();
+        ([0x5f, 0x07, 0x01, 0, 0, 0, 0, l[0], l[1], 0], list)
+    };
+    // Only the holder, with its key, and not to itself.
+    assert_eq!(
+        out(b, mv(0, 0xbbbb, false, &b_port, b.target_port)),
+        Status::RESERVATION_CONFLICT
+    );
+    assert_eq!(
+        out(a, mv(0x1111, 0xbbbb, false, &b_port, b.target_port)),
+        Status::RESERVATION_CONFLICT
+    );
+    let r = {
+        let (cdb, p) = mv(0xaaaa, 0xbbbb, false, &a.initiator_port, a.target_port);
+        u.run_as(a, &cdb, &p)
+    };
+    assert_sense(
+        &r,
+        SenseKey::ILLEGAL_REQUEST,
+        Asc::INVALID_FIELD_IN_PARAMETER_LIST,
+    );
+    // The move: b holds a WRITE EXCLUSIVE reservation with key 0xbbbb, a
+    // is unregistered.
+    assert_eq!(
+        out(a, mv(0xaaaa, 0xbbbb, true, &b_port, b.target_port)),
+        Status::GOOD
+    );
+    assert_eq!(write(b), Status::GOOD);
+    assert_eq!(write(a), Status::RESERVATION_CONFLICT);
+    let resv = prin(&u, b, 1);
+    assert_eq!(
+        (
+            u64::from_be_bytes(resv[8..16].try_into().unwrap()),
+            resv[21]
+        ),
+        (0xbbbb, 1)
+    );
+    let keys = prin(&u, a, 0);
+    assert_eq!(
+        u32::from_be_bytes(keys[4..8].try_into().unwrap()),
+        8,
+        "one key"
+    );
+    assert_eq!(u64::from_be_bytes(keys[8..16].try_into().unwrap()), 0xbbbb);
 }

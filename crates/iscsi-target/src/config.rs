@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use iscsi_login::{ChapCredentials, DigestPolicy, Secret};
+use iscsi_scsi::data::AccessState;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -16,6 +17,9 @@ pub const DEFAULT_TARGET: &str = "iqn.2026-11.rs.iscsi:ram0";
 pub const DEFAULT_PORTAL: &str = "127.0.0.1:3260";
 /// Size of the embedded default RAM LUN, bytes (1 GiB).
 pub const DEFAULT_SIZE: u64 = 1 << 30;
+/// SANITIZE pace of a LUN, bytes a second (128 MiB/s): a sanitize of a
+/// 1 GiB LUN takes 8 s and leaves the backend to the other LUNs' I/O.
+pub const DEFAULT_SANITIZE_RATE: u64 = 128 << 20;
 
 /// A configuration error with its place.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,8 +58,14 @@ pub struct LunConfig {
     pub size: Option<u64>,
     /// Logical block size, bytes.
     pub block_size: u32,
+    /// Physical block size, bytes: `block_size` times a power of two up to
+    /// 2^15 (reported as LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT in READ
+    /// CAPACITY(16), SBC-3 §5.16.2); equal to `block_size` by default.
+    pub physical_block_size: u32,
     /// Refuse writes.
     pub read_only: bool,
+    /// The most bytes a second a SANITIZE writes (0: unpaced).
+    pub sanitize_rate: u64,
     /// Unit serial number (VPD 0x80); generated when absent.
     pub serial: Option<String>,
     /// INQUIRY product identification.
@@ -71,10 +81,20 @@ impl LunConfig {
             backing: Backing::Memory,
             size: Some(size),
             block_size: 512,
+            physical_block_size: 512,
             read_only: false,
+            sanitize_rate: DEFAULT_SANITIZE_RATE,
             serial: None,
             product: None,
         }
+    }
+
+    /// LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT: log2 of
+    /// `physical_block_size / block_size` (0 when they are equal).
+    #[must_use]
+    pub fn lbppbe(&self) -> u8 {
+        let ratio = (self.physical_block_size / self.block_size.max(1)).max(1);
+        u8::try_from(ratio.ilog2()).unwrap_or(0)
     }
 }
 
@@ -102,9 +122,22 @@ pub struct TargetConfig {
 pub struct Portal {
     /// Address and port (IPv4 or IPv6).
     pub address: SocketAddr,
-    /// TargetPortalGroupTag.
+    /// TargetPortalGroupTag; also the target port group (ALUA) and the
+    /// relative target port identifier the LUNs report.
     pub group: u16,
+    /// The asymmetric access state of the portal's group (SPC-4
+    /// §5.15.2.4) at start; every portal of a group names the same.
+    pub alua_state: AccessState,
 }
+
+/// The `alua_state` names of the configuration file.
+pub const ALUA_STATES: [(&str, AccessState); 5] = [
+    ("active_optimized", AccessState::ActiveOptimized),
+    ("active_non_optimized", AccessState::ActiveNonOptimized),
+    ("standby", AccessState::Standby),
+    ("unavailable", AccessState::Unavailable),
+    ("transitioning", AccessState::Transitioning),
+];
 
 /// Limits and operational values.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -189,6 +222,7 @@ impl Config {
             portals: vec![Portal {
                 address: SocketAddr::from(([127, 0, 0, 1], 3260)),
                 group: 1,
+                alua_state: AccessState::ActiveOptimized,
             }],
             targets: vec![TargetConfig {
                 name: DEFAULT_TARGET.to_owned(),
@@ -196,15 +230,7 @@ impl Config {
                 allow: Vec::new(),
                 chap: None,
                 mutual_chap: None,
-                luns: vec![LunConfig {
-                    id: 0,
-                    backing: Backing::Memory,
-                    size: Some(DEFAULT_SIZE),
-                    block_size: 512,
-                    read_only: false,
-                    serial: None,
-                    product: None,
-                }],
+                luns: vec![LunConfig::memory(0, DEFAULT_SIZE)],
             }],
             limits: Limits::default(),
             discovery_chap: None,
@@ -290,6 +316,7 @@ struct RawPortal {
     address: Spanned<String>,
     #[serde(default = "one")]
     group: u16,
+    alua_state: Option<Spanned<String>>,
 }
 
 const fn one() -> u16 {
@@ -366,6 +393,9 @@ struct RawLun {
     size: Option<Spanned<RawSize>>,
     #[serde(default)]
     block_size: Option<Spanned<u32>>,
+    #[serde(default)]
+    physical_block_size: Option<Spanned<u32>>,
+    sanitize_rate: Option<Spanned<RawSize>>,
     #[serde(default)]
     read_only: bool,
     serial: Option<String>,
@@ -497,9 +527,45 @@ impl RawConfig {
                     );
                 }
             };
+            // A portal without a state takes its group's.
+            let inherited = portals
+                .iter()
+                .find(|o: &&Portal| o.group == p.group)
+                .map_or(AccessState::ActiveOptimized, |o| o.alua_state);
+            let alua_state = match &p.alua_state {
+                None => inherited,
+                Some(s) => match ALUA_STATES.iter().find(|(name, _)| name == s.get_ref()) {
+                    Some((_, state)) => *state,
+                    None => {
+                        return ctx.err(
+                            Some(s.span()),
+                            format!("portal[{i}].alua_state"),
+                            format!(
+                                "{:?} is not a state: active_optimized, active_non_optimized, standby, unavailable or transitioning",
+                                s.get_ref()
+                            ),
+                        );
+                    }
+                },
+            };
+            let group: &[Portal] = &portals;
+            if let Some(other) = group
+                .iter()
+                .find(|o| o.group == p.group && o.alua_state != alua_state)
+            {
+                return ctx.err(
+                    p.alua_state.as_ref().map(Spanned::span),
+                    format!("portal[{i}].alua_state"),
+                    format!(
+                        "portal group {} is already {:?} (portal {})",
+                        p.group, other.alua_state, other.address
+                    ),
+                );
+            }
             portals.push(Portal {
                 address,
                 group: p.group,
+                alua_state,
             });
         }
         if portals.is_empty() {
@@ -712,6 +778,33 @@ impl RawConfig {
                         );
                     }
                 };
+                let sanitize_rate = match lun.sanitize_rate {
+                    None => DEFAULT_SANITIZE_RATE,
+                    Some(s) => {
+                        let sspan = s.span();
+                        match s.into_inner() {
+                            RawSize::Bytes(b) => b,
+                            RawSize::Text(t) => parse_size(&t).or_else(|m| {
+                                ctx.err(Some(sspan), format!("{lkey}.sanitize_rate"), m)
+                            })?,
+                        }
+                    }
+                };
+                let physical_block_size = match lun.physical_block_size {
+                    None => block_size,
+                    Some(p) => {
+                        let bytes = *p.get_ref();
+                        let ratio = bytes / block_size;
+                        if bytes % block_size != 0 || !ratio.is_power_of_two() || ratio > 1 << 15 {
+                            return ctx.err(
+                                Some(p.span()),
+                                format!("{lkey}.physical_block_size"),
+                                format!("must be the {block_size}-byte block size times a power of two up to 32768"),
+                            );
+                        }
+                        bytes
+                    }
+                };
                 if backing == Backing::Memory && size.is_none() {
                     return ctx.err(
                         Some(span),
@@ -729,7 +822,9 @@ impl RawConfig {
                     backing,
                     size,
                     block_size,
+                    physical_block_size,
                     read_only: lun.read_only,
+                    sanitize_rate,
                     serial: lun.serial,
                     product: lun.product,
                 });
@@ -772,6 +867,59 @@ mod tests {
         assert_eq!(c.targets[0].luns[0].size, Some(1 << 30));
         assert!(matches!(c.targets[1].luns[0].backing, Backing::File(_)));
         assert_eq!(c.limits.max_burst_length, 1_048_576);
+        assert_eq!(c.targets[0].luns[0].physical_block_size, 4096);
+        assert_eq!(c.targets[0].luns[0].lbppbe(), 3);
+        assert_eq!(c.targets[1].luns[0].lbppbe(), 0);
+    }
+
+    #[test]
+    fn portal_groups_have_one_alua_state() {
+        let text = "[[portal]]\naddress = \"127.0.0.1:3260\"\ngroup = 1\n\
+                    [[portal]]\naddress = \"127.0.0.1:3261\"\ngroup = 2\nalua_state = \"standby\"\n\
+                    [[portal]]\naddress = \"127.0.0.1:3262\"\ngroup = 2\n";
+        let target = "[[target]]\nname = \"iqn.2026-11.x:y\"\n";
+        let c = Config::parse(&format!("{text}{target}"), "t.toml").unwrap();
+        let states: Vec<_> = c.portals.iter().map(|p| p.alua_state).collect();
+        assert_eq!(
+            states,
+            [
+                AccessState::ActiveOptimized,
+                AccessState::Standby,
+                AccessState::Standby
+            ]
+        );
+        let e = Config::parse(
+            &format!("{text}[[portal]]\naddress = \"127.0.0.1:3263\"\ngroup = 2\nalua_state = \"unavailable\"\n{target}"),
+            "t.toml",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (14, "portal[3].alua_state"));
+        let e = Config::parse(
+            "[[portal]]\naddress = \"127.0.0.1:1\"\nalua_state = \"asleep\"\n",
+            "t.toml",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (3, "portal[0].alua_state"));
+    }
+
+    #[test]
+    fn physical_block_size_is_a_power_of_two_multiple() {
+        let lun = |extra: &str| {
+            format!(
+                "[[target]]\nname = \"iqn.x\"\n[[target.lun]]\nid = 0\nsize = \"1M\"\n{extra}\n"
+            )
+        };
+        let c = Config::parse(&lun("physical_block_size = 2048"), "t.toml").unwrap();
+        assert_eq!(c.targets[0].luns[0].lbppbe(), 2);
+        for bad in [
+            "physical_block_size = 1536",
+            "physical_block_size = 256",
+            "block_size = 4096\nphysical_block_size = 512",
+        ] {
+            let e = Config::parse(&lun(bad), "t.toml").unwrap_err();
+            assert_eq!(e.key, "target[0].lun[0].physical_block_size", "{bad}: {e}");
+            assert_eq!(e.line, 6 + bad.matches('\n').count(), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -136,6 +136,7 @@ fn build_config(args: &Args) -> Result<Config, String> {
             lun.backing = backing;
             lun.size = lun_size;
             lun.block_size = args.block_size;
+            lun.physical_block_size = args.block_size;
             lun.read_only = args.read_only;
             first.luns.push(lun);
         }

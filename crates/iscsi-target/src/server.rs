@@ -15,8 +15,9 @@ use iscsi_login::{
 };
 use iscsi_pdu::{EncodedPdus, Isid, Itt, LoginStatus, Lun, TmfFunction, TmfResponseCode, Tsih};
 use iscsi_scsi::{
-    BackendError, BlockBackend, FileBackend, LogicalUnit, LuConfig, MemoryBackend, Nexus, Request,
-    ResetKind, Response, lun_not_supported, report_luns,
+    BackendError, Background, BackgroundWork, BlockBackend, CopyTargets, FileBackend, LogicalUnit,
+    LuConfig, MemoryBackend, Nexus, Request, ResetKind, Response, TargetPortGroup,
+    TargetPortGroups, lun_not_supported, report_luns,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -31,7 +32,7 @@ mod driver;
 mod units;
 
 use driver::connection;
-use units::{auth_config, build_targets};
+use units::{CopyReach, auth_config, build_targets};
 
 /// A logical unit as the server holds it.
 #[derive(Debug)]
@@ -251,7 +252,7 @@ impl Server {
                 listener,
                 Portal {
                     address: bound,
-                    group: portal.group,
+                    ..*portal
                 },
             ));
         }

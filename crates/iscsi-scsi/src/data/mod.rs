@@ -6,7 +6,9 @@
 //! | Module | Structures | Standard |
 //! |---|---|---|
 //! | [`inquiry`] | standard INQUIRY data | SPC-4 §6.6.2 |
-//! | [`vpd`] | VPD pages 00h, 80h, 83h, 86h, B0h, B1h, B2h | SPC-4 §7.8, SBC-3 §6.6 |
+//! | [`vpd`] | VPD pages 00h, 80h, 83h, 86h, B0h, B1h, B2h (8Fh is in [`copy`]) | SPC-4 §7.8, SBC-3 §6.6 |
+//! | [`alua`] | REPORT TARGET PORT GROUPS data, SET TARGET PORT GROUPS parameter list | SPC-4 §6.36, §6.44 |
+//! | [`copy`] | EXTENDED COPY (LID1) parameter list, RECEIVE COPY RESULTS data, VPD page 8Fh | SPC-4 §6.4, §6.18, §7.8.17 |
 //! | [`capacity`] | READ CAPACITY(10) and (16) data | SBC-3 §5.15, §5.16 |
 //! | [`luns`] | the SAM LUN, REPORT LUNS data | SAM-5 §4.7, SPC-4 §6.33 |
 //! | [`mode`] | mode parameter headers, block descriptors, mode pages | SPC-4 §7.5, SBC-3 §6.4–6.5 |
@@ -39,7 +41,9 @@
 
 use core::fmt;
 
+pub mod alua;
 pub mod capacity;
+pub mod copy;
 pub mod inquiry;
 pub mod lba_status;
 pub mod luns;
@@ -48,7 +52,9 @@ pub mod opcodes;
 pub mod reservations;
 pub mod vpd;
 
+pub use alua::*;
 pub use capacity::*;
+pub use copy::*;
 pub use inquiry::*;
 pub use lba_status::*;
 pub use luns::*;

@@ -482,3 +482,111 @@ impl PrOutParameterList {
         })
     }
 }
+
+/// The initiator port name of an iSCSI TransportID (SPC-4 §7.6.4.6): the
+/// ISCSI NAME field up to its NUL, for FORMAT CODE 01b (`iqn…,i,0x<ISID>`,
+/// an initiator port) with PROTOCOL IDENTIFIER 5h; `None` for any other
+/// protocol or format, or a name that is not UTF-8.
+#[must_use]
+pub fn parse_iscsi_transport_id(data: &[u8]) -> Option<String> {
+    let d = Reader(data);
+    if d.u8(0) != 0x45 {
+        return None;
+    }
+    let field = d.span(4, 4 + usize::from(d.u16(2)));
+    let name = field.split(|b| *b == 0).next().unwrap_or(&[]);
+    std::str::from_utf8(name).ok().map(str::to_owned)
+}
+
+/// The PERSISTENT RESERVE OUT parameter list of REGISTER AND MOVE (SPC-4
+/// §6.16.4): 24 bytes and a TransportID naming the I_T nexus the
+/// reservation moves to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RegisterAndMoveParameterList {
+    /// RESERVATION KEY (bytes 0–7): the issuing nexus's key.
+    pub reservation_key: u64,
+    /// SERVICE ACTION RESERVATION KEY (bytes 8–15): the key the
+    /// destination is registered with.
+    pub service_action_reservation_key: u64,
+    /// UNREG (byte 17 bit 1): unregister the issuing nexus.
+    pub unreg: bool,
+    /// APTPL (byte 17 bit 0).
+    pub aptpl: bool,
+    /// RELATIVE TARGET PORT IDENTIFIER (bytes 18–19) of the destination.
+    pub relative_target_port: u16,
+    /// The TransportID (bytes 24…; its length is bytes 20–23).
+    pub transport_id: Vec<u8>,
+}
+
+impl RegisterAndMoveParameterList {
+    /// A list moving the reservation of the nexus with `reservation_key`
+    /// to the nexus `transport_id` names through `relative_target_port`,
+    /// registered with `service_action_reservation_key`; UNREG and APTPL
+    /// clear.
+    #[must_use]
+    pub const fn new(
+        reservation_key: u64,
+        service_action_reservation_key: u64,
+        relative_target_port: u16,
+        transport_id: Vec<u8>,
+    ) -> Self {
+        Self {
+            reservation_key,
+            service_action_reservation_key,
+            unreg: false,
+            aptpl: false,
+            relative_target_port,
+            transport_id,
+        }
+    }
+
+    /// Parses the list.
+    ///
+    /// # Errors
+    /// [`ParseError::Truncated`] for fewer than 24 bytes or fewer than the
+    /// TRANSPORTID PARAMETER DATA LENGTH says.
+    pub fn parse(data: &[u8]) -> Result<Self, ParseError> {
+        need("REGISTER AND MOVE parameter list", data, 24)?;
+        let d = Reader(data);
+        let tid_len = usize::try_from(d.u32(20)).unwrap_or(usize::MAX);
+        need(
+            "REGISTER AND MOVE parameter list",
+            data,
+            24usize.saturating_add(tid_len),
+        )?;
+        Ok(Self {
+            reservation_key: d.u64(0),
+            service_action_reservation_key: d.u64(8),
+            unreg: d.bit(17, 0x02),
+            aptpl: d.bit(17, 0x01),
+            relative_target_port: d.u16(18),
+            transport_id: d.span(24, 24 + tid_len).to_vec(),
+        })
+    }
+
+    /// The list.
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![0u8; 24];
+        put(&mut out, 0, &self.reservation_key.to_be_bytes());
+        put(
+            &mut out,
+            8,
+            &self.service_action_reservation_key.to_be_bytes(),
+        );
+        put(
+            &mut out,
+            17,
+            &[(u8::from(self.unreg) << 1) | u8::from(self.aptpl)],
+        );
+        put(&mut out, 18, &self.relative_target_port.to_be_bytes());
+        put(
+            &mut out,
+            20,
+            &len_field::<u32>(self.transport_id.len()).to_be_bytes(),
+        );
+        out.extend_from_slice(&self.transport_id);
+        out
+    }
+}

@@ -19,7 +19,11 @@ const PERIPHERAL: u8 = 0x00;
 
 /// The page clamped to its PAGE LENGTH (SPC-4 §7.8.1: a 4-byte
 /// header with a 16-bit PAGE LENGTH in bytes 2–3).
-fn vpd_page<'a>(data: &'a [u8], page: u8, what: &'static str) -> Result<Reader<'a>, ParseError> {
+pub(crate) fn vpd_page<'a>(
+    data: &'a [u8],
+    page: u8,
+    what: &'static str,
+) -> Result<Reader<'a>, ParseError> {
     need(what, data, 4)?;
     let d = Reader(data);
     if d.u8(1) != page {
@@ -32,12 +36,12 @@ fn vpd_page<'a>(data: &'a [u8], page: u8, what: &'static str) -> Result<Reader<'
 }
 
 /// Writes VPD pages: the 4-byte header, then the page body.
-struct VpdHeader;
+pub(crate) struct VpdHeader;
 
 impl VpdHeader {
     /// The page `page` with `body` after the header; PAGE LENGTH is the
     /// body's length (a body over 65 535 bytes is cut to it).
-    fn wrap(page: u8, body: &[u8]) -> Vec<u8> {
+    pub(crate) fn wrap(page: u8, body: &[u8]) -> Vec<u8> {
         let body = body.get(..usize::from(u16::MAX)).unwrap_or(body);
         let mut out = Vec::with_capacity(4 + body.len());
         out.extend_from_slice(&[PERIPHERAL, page]);
@@ -551,6 +555,8 @@ pub enum VpdPage {
     BlockDeviceCharacteristics(BlockDeviceCharacteristics),
     /// B2h Logical Block Provisioning.
     LogicalBlockProvisioning(LogicalBlockProvisioning),
+    /// 8Fh Third Party Copy.
+    ThirdPartyCopy(super::ThirdPartyCopy),
     /// Any other page.
     #[non_exhaustive]
     Other {
@@ -583,6 +589,9 @@ impl VpdPage {
             LogicalBlockProvisioning::PAGE_CODE => {
                 Self::LogicalBlockProvisioning(LogicalBlockProvisioning::parse(data)?)
             }
+            super::ThirdPartyCopy::PAGE_CODE => {
+                Self::ThirdPartyCopy(super::ThirdPartyCopy::parse(data)?)
+            }
             page_code => Self::Other {
                 page_code,
                 data: d.span(4, 4 + usize::from(d.u16(2))).to_vec(),
@@ -602,6 +611,7 @@ impl VpdPage {
             Self::BlockLimits(p) => p.encode().to_vec(),
             Self::BlockDeviceCharacteristics(p) => p.encode().to_vec(),
             Self::LogicalBlockProvisioning(p) => p.encode().to_vec(),
+            Self::ThirdPartyCopy(p) => p.encode(),
             Self::Other { page_code, data } => VpdHeader::wrap(*page_code, data),
         }
     }
@@ -617,6 +627,7 @@ impl VpdPage {
             Self::BlockLimits(_) => BlockLimits::PAGE_CODE,
             Self::BlockDeviceCharacteristics(_) => BlockDeviceCharacteristics::PAGE_CODE,
             Self::LogicalBlockProvisioning(_) => LogicalBlockProvisioning::PAGE_CODE,
+            Self::ThirdPartyCopy(_) => super::ThirdPartyCopy::PAGE_CODE,
             Self::Other { page_code, .. } => *page_code,
         }
     }

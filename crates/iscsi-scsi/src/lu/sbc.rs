@@ -22,6 +22,7 @@ impl LogicalUnit {
         let data = ReadCapacity16 {
             lbpme: thin,
             lbprz: thin,
+            lbppbe: self.config.lbppbe,
             ..ReadCapacity16::new(self.blocks, self.block_size)
         };
         truncate(data.encode().to_vec(), alloc)
@@ -362,6 +363,11 @@ impl LogicalUnit {
         let block = if ndob {
             Bytes::from(vec![0u8; bs])
         } else {
+            // The initiator must announce exactly one block of Data-Out
+            // (SBC-4 §5.49): half a block or two are refused, not cut.
+            if req.announced_data_out.is_some_and(|n| n != bs) {
+                return Err(illegal(Asc::INVALID_FIELD_IN_CDB));
+            }
             let data = req.data_out_bytes();
             if data.len() < bs {
                 return Err(illegal(Asc::PARAMETER_LIST_LENGTH_ERROR));

@@ -51,6 +51,10 @@ impl LogicalUnit {
             response_data_format: 2,
             additional_length: StandardInquiry::FULL_ADDITIONAL_LENGTH,
             cmdque: true,
+            // EXTENDED COPY and RECEIVE COPY RESULTS (SPC-4 §6.4).
+            three_pc: true,
+            // Implicit and explicit ALUA when the unit has port groups.
+            tpgs: self.tpgs(),
             vendor: text(&self.config.vendor),
             product: text(&self.config.product),
             revision: text(&self.config.revision),
@@ -184,9 +188,16 @@ impl LogicalUnit {
     ) -> Outcome {
         let len = usize::try_from(parameter_list_length).unwrap_or(usize::MAX);
         let data = req.data_out_bytes();
-        if len != 24 || data.len() < 24 {
+        // 24 bytes; REGISTER AND MOVE adds a TransportID.
+        let fits = if service_action == crate::pr::REGISTER_AND_MOVE {
+            (24..=24 + 1024).contains(&len)
+        } else {
+            len == 24
+        };
+        if !fits || data.len() < len {
             return Err(illegal(Asc::PARAMETER_LIST_LENGTH_ERROR));
         }
+        let data = data.slice(..len);
         let mut r = lock(&self.reservations);
         let known = lock(&self.nexuses).clone();
         let effects = r.pr_out(service_action, scope_type, &data, req.nexus)?;

@@ -11,7 +11,7 @@ use crate::data::{
 };
 
 /// The pages this unit supports, in ascending order (VPD 0x00).
-pub(crate) const SUPPORTED_PAGES: [u8; 7] = [0x00, 0x80, 0x83, 0x86, 0xb0, 0xb1, 0xb2];
+pub(crate) const SUPPORTED_PAGES: [u8; 8] = [0x00, 0x80, 0x83, 0x86, 0x8f, 0xb0, 0xb1, 0xb2];
 
 /// The page `page` for `nexus`, or `None` when the unit does not have it.
 pub(crate) fn page(lu: &LogicalUnit, nexus: &Nexus, page: u8) -> Option<Vec<u8>> {
@@ -51,9 +51,14 @@ pub(crate) fn page(lu: &LogicalUnit, nexus: &Nexus, page: u8) -> Option<Vec<u8>>
         }
         .encode()
         .to_vec(),
+        0x8f => lu.third_party_copy_page().encode(),
         0xb0 => {
-            // OPTIMAL TRANSFER LENGTH GRANULARITY: 4 KiB in blocks.
-            let granularity = u16::try_from(4096 / lu.block_size()).unwrap_or(1).max(1);
+            // OPTIMAL TRANSFER LENGTH GRANULARITY: a physical block, at
+            // least 4 KiB, in logical blocks (SBC-3 §6.5.3).
+            let physical = lu.block_size() << config.lbppbe.min(15);
+            let granularity = u16::try_from(physical.max(4096) / lu.block_size())
+                .unwrap_or(u16::MAX)
+                .max(1);
             BlockLimits {
                 max_compare_and_write_length: MAX_COMPARE_AND_WRITE_BLOCKS,
                 optimal_transfer_length_granularity: granularity,
@@ -77,6 +82,9 @@ pub(crate) fn page(lu: &LogicalUnit, nexus: &Nexus, page: u8) -> Option<Vec<u8>>
         // MEDIUM ROTATION RATE 1: non-rotating medium.
         0xb1 => BlockDeviceCharacteristics {
             medium_rotation_rate: 1,
+            // WABEREQ 01b: a read of a block erased by SANITIZE BLOCK
+            // ERASE succeeds (zeros); no CRYPTOGRAPHIC ERASE, WACEREQ 00b.
+            wabereq: 1,
             ..BlockDeviceCharacteristics::default()
         }
         .encode()

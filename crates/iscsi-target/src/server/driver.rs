@@ -92,6 +92,8 @@ struct Driver<'a> {
     buf: BytesMut,
     /// The I_T nexus, once logged in.
     nexus: Option<Nexus>,
+    /// The units an EXTENDED COPY from this session may name.
+    reach: Arc<CopyReach>,
     /// The registered session: InitiatorName, ISID, TSIH.
     registered: Option<(String, Isid, Tsih)>,
     /// The session's kill switch (reinstatement, target removal, reset).
@@ -147,6 +149,8 @@ impl Driver<'_> {
                         for unit in t.luns.values() {
                             unit.lu.add_nexus(&nexus);
                         }
+                        self.reach =
+                            Arc::new(CopyReach::of(inner.targets.values(), t, &p.initiator_name));
                     }
                     self.nexus = Some(nexus);
                 }
@@ -157,7 +161,7 @@ impl Driver<'_> {
                     Some(nexus) => execute(
                         &mut self.conn,
                         self.site.target.as_ref(),
-                        nexus,
+                        (nexus, &self.reach),
                         task,
                         &self.done,
                     ),
@@ -229,6 +233,7 @@ pub(super) async fn connection(
         },
         buf: BytesMut::with_capacity(256 * 1024),
         nexus: None,
+        reach: Arc::default(),
         registered: None,
         // No session yet: a kill switch that never fires (its sender is gone).
         kill: watch::channel(false).1,
@@ -281,7 +286,7 @@ async fn sleep_or_pending(until: Option<tokio::time::Instant>) {
 fn execute(
     conn: &mut Connection,
     target: Option<&Arc<TargetState>>,
-    nexus: &Nexus,
+    (nexus, reach): (&Nexus, &Arc<CopyReach>),
     task: ScsiTask,
     done: &mpsc::UnboundedSender<(Itt, Response)>,
 ) {
@@ -297,16 +302,25 @@ fn execute(
         conn.complete(task.itt, &lun_not_supported(&task.cdb));
         return;
     };
-    if unit.inline {
-        let response = unit.lu.execute(&request(nexus, &task));
+    // A copy or a sanitize moves up to gigabytes: never on the
+    // connection's task.
+    let long = matches!(
+        task.command,
+        Some(Command::ExtendedCopy { .. } | Command::Sanitize { .. })
+    );
+    if unit.inline && !long {
+        let response = unit
+            .lu
+            .execute(&request(nexus, &task).with_copy_targets(reach.as_ref()));
         log_backend_error(nexus, &task, &response);
         conn.complete(task.itt, &response);
     } else {
         let lu = unit.lu.clone();
         let nexus = nexus.clone();
+        let reach = reach.clone();
         let done = done.clone();
         tokio::task::spawn_blocking(move || {
-            let response = lu.execute(&request(&nexus, &task));
+            let response = lu.execute(&request(&nexus, &task).with_copy_targets(reach.as_ref()));
             log_backend_error(&nexus, &task, &response);
             let _ = done.send((task.itt, response));
         });
@@ -352,7 +366,9 @@ fn task_management(
     match function {
         TmfFunction::LOGICAL_UNIT_RESET => match lun.index().and_then(|i| target.luns.get(&i)) {
             Some(unit) => {
-                unit.lu.reset(ResetKind::LogicalUnit, Some(nexus.id));
+                // Every nexus, the issuing one too, gets the unit attention
+                // (SAM-5 §7.7; LIO does the same, multipath initiators rely on it).
+                unit.lu.reset(ResetKind::LogicalUnit, None);
                 TmfResponseCode::FUNCTION_COMPLETE
             }
             None => TmfResponseCode::LUN_DOES_NOT_EXIST,

@@ -10,23 +10,13 @@ pub(super) fn build_targets(
     config: &Config,
 ) -> Result<HashMap<String, Arc<TargetState>>, StartError> {
     let mut targets = HashMap::new();
+    let port_groups = Arc::new(port_groups(config));
     for t in &config.targets {
         let mut luns = BTreeMap::new();
         let mut lun_configs = t.luns.clone();
         if !lun_configs.iter().any(|l| l.id == 0) {
             // LUN 0 must exist (SAM-5 §4.6.5): a small RAM LUN stands in.
-            lun_configs.insert(
-                0,
-                crate::config::LunConfig {
-                    id: 0,
-                    backing: Backing::Memory,
-                    size: Some(64 << 20),
-                    block_size: 512,
-                    read_only: false,
-                    serial: None,
-                    product: None,
-                },
-            );
+            lun_configs.insert(0, crate::config::LunConfig::memory(0, 64 << 20));
         }
         for l in &lun_configs {
             let (backend, inline): (Arc<dyn BlockBackend>, bool) = match &l.backing {
@@ -60,6 +50,11 @@ pub(super) fn build_targets(
                 .unwrap_or_else(|| format!("{:08X}{:04X}", fnv32(&t.name), l.id));
             let mut lu_config = LuConfig::new(t.name.clone(), serial);
             lu_config.read_only = l.read_only;
+            lu_config.lbppbe = l.lbppbe();
+            lu_config.port_groups = Some(port_groups.clone());
+            lu_config.background = Some(Arc::new(Sanitizer {
+                rate: l.sanitize_rate,
+            }));
             lu_config.product = l.product.clone().unwrap_or_else(|| match l.backing {
                 Backing::Memory => "RAMDISK".to_owned(),
                 Backing::File(_) => "FILEDISK".to_owned(),
@@ -92,6 +87,20 @@ pub(super) fn build_targets(
     Ok(targets)
 }
 
+/// The target port groups (ALUA) of the server: one per portal group tag,
+/// its one relative target port the tag itself (the LUNs' VPD page 83h
+/// reports both as the tag), in the state its portals give.
+fn port_groups(config: &Config) -> TargetPortGroups {
+    let mut groups: Vec<TargetPortGroup> = Vec::new();
+    for p in &config.portals {
+        if !groups.iter().any(|g| g.id == p.group) {
+            groups.push(TargetPortGroup::new(p.group, p.alua_state, vec![p.group]));
+        }
+    }
+    groups.sort_by_key(|g| g.id);
+    TargetPortGroups::new(groups)
+}
+
 /// CHAP (and mutual CHAP) when configured, else no authentication; `what`
 /// ("target NAME" or "discovery") prefixes the error.
 pub(super) fn auth_config(
@@ -115,4 +124,164 @@ fn fnv32(s: &str) -> u32 {
     s.bytes().fold(0x811c_9dc5_u32, |h, b| {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     })
+}
+
+/// The logical units an EXTENDED COPY from one session may name (SPC-4
+/// §6.4.5.5): the LUNs of every target its initiator could log in to
+/// itself — the session's own, and any other one that is not removed,
+/// whose ACL admits the initiator and that asks for no CHAP or for the
+/// very credentials the session proved. Every target is served on every
+/// portal group, so the portal group adds no limit. Keyed by each unit's
+/// NAA designator (VPD page 83h).
+#[derive(Debug, Default)]
+pub(super) struct CopyReach {
+    units: Vec<([u8; 16], Arc<LogicalUnit>)>,
+}
+
+impl CopyReach {
+    /// The reach of a session of `initiator` logged in to `own`, one of
+    /// the server's `targets`.
+    pub(super) fn of<'a>(
+        targets: impl IntoIterator<Item = &'a Arc<TargetState>>,
+        own: &TargetState,
+        initiator: &str,
+    ) -> Self {
+        let same_chap = |other: &TargetState| match (&other.auth.chap, &own.auth.chap) {
+            (None, _) => true,
+            (Some(theirs), Some(ours)) => {
+                theirs.user == ours.user && theirs.secret.ct_eq(&ours.secret)
+            }
+            (Some(_), None) => false,
+        };
+        let mut units = Vec::new();
+        for t in targets {
+            let reachable = std::ptr::eq(t.as_ref(), own)
+                || (!t.removed.load(Ordering::Acquire)
+                    && (t.allow.is_empty() || t.allow.iter().any(|a| a == initiator))
+                    && same_chap(t));
+            if reachable {
+                units.extend(t.luns.values().map(|u| (u.lu.config().naa, u.lu.clone())));
+            }
+        }
+        Self { units }
+    }
+}
+
+impl CopyTargets for CopyReach {
+    fn find(&self, naa: &[u8]) -> Option<Arc<LogicalUnit>> {
+        self.units
+            .iter()
+            .find(|(id, _)| id.as_slice() == naa)
+            .map(|(_, lu)| lu.clone())
+    }
+}
+
+/// Runs a unit's SANITIZE on a thread of its own and holds it to `rate`
+/// bytes a second (0: unpaced): after each chunk, the time the chunk takes
+/// at that rate.
+#[derive(Debug)]
+struct Sanitizer {
+    rate: u64,
+}
+
+impl Background for Sanitizer {
+    fn spawn(&self, work: BackgroundWork) -> io::Result<()> {
+        std::thread::Builder::new()
+            .name("sanitize".to_owned())
+            .spawn(work)
+            .map(drop)
+    }
+
+    fn chunk_done(&self, bytes: u64) {
+        if self.rate == 0 {
+            return;
+        }
+        let nanos = u128::from(bytes) * 1_000_000_000 / u128::from(self.rate);
+        std::thread::sleep(Duration::from_nanos(
+            u64::try_from(nanos).unwrap_or(u64::MAX),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Four targets: the session's own, one open, one whose ACL admits
+    /// someone else, one with other CHAP credentials, one with the same.
+    #[test]
+    fn a_copy_reaches_only_targets_the_initiator_could_log_in_to() {
+        let text = r#"
+[[target]]
+name = "iqn.2026-11.x:own"
+chap = { user = "u", secret = "secret-0123456789" }
+[[target.lun]]
+id = 0
+size = "1M"
+[[target.lun]]
+id = 1
+size = "1M"
+
+[[target]]
+name = "iqn.2026-11.x:open"
+[[target.lun]]
+id = 0
+size = "1M"
+
+[[target]]
+name = "iqn.2026-11.x:acl"
+allow = ["iqn.2026-11.x:someone-else"]
+[[target.lun]]
+id = 0
+size = "1M"
+
+[[target]]
+name = "iqn.2026-11.x:other-chap"
+chap = { user = "u", secret = "another-secret-987" }
+[[target.lun]]
+id = 0
+size = "1M"
+
+[[target]]
+name = "iqn.2026-11.x:same-chap"
+chap = { user = "u", secret = "secret-0123456789" }
+[[target.lun]]
+id = 0
+size = "1M"
+"#;
+        let config = Config::parse(text, "t.toml").unwrap();
+        let targets = build_targets(&config).unwrap();
+        let own = &targets["iqn.2026-11.x:own"];
+        let reach = CopyReach::of(targets.values(), own, "iqn.2026-11.x:me");
+        let naa = |t: &str, lun: u16| targets[t].luns[&lun].lu.config().naa;
+        for (t, lun, reachable) in [
+            ("iqn.2026-11.x:own", 0, true),
+            ("iqn.2026-11.x:own", 1, true),
+            ("iqn.2026-11.x:open", 0, true),
+            ("iqn.2026-11.x:acl", 0, false),
+            ("iqn.2026-11.x:other-chap", 0, false),
+            ("iqn.2026-11.x:same-chap", 0, true),
+        ] {
+            assert_eq!(
+                reach.find(&naa(t, lun)).is_some(),
+                reachable,
+                "{t} LUN {lun}"
+            );
+        }
+        // The ACL admits its own initiator.
+        let reach = CopyReach::of(targets.values(), own, "iqn.2026-11.x:someone-else");
+        assert!(reach.find(&naa("iqn.2026-11.x:acl", 0)).is_some());
+        // A removed target is out of reach.
+        targets["iqn.2026-11.x:open"]
+            .removed
+            .store(true, Ordering::Release);
+        let reach = CopyReach::of(targets.values(), own, "iqn.2026-11.x:me");
+        assert!(reach.find(&naa("iqn.2026-11.x:open", 0)).is_none());
+        // Without CHAP on the session's own target, a CHAP target is out
+        // of reach.
+        let open = &targets["iqn.2026-11.x:open"];
+        let reach = CopyReach::of(targets.values(), open, "iqn.2026-11.x:me");
+        assert!(reach.find(&naa("iqn.2026-11.x:same-chap", 0)).is_none());
+        assert!(reach.find(&naa("iqn.2026-11.x:open", 0)).is_some());
+    }
 }

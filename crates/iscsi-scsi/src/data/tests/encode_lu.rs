@@ -132,6 +132,7 @@ fn standard_inquiry(config: &LuConfig) -> StandardInquiry {
         response_data_format: 2,
         additional_length: StandardInquiry::FULL_ADDITIONAL_LENGTH,
         cmdque: true,
+        three_pc: true,
         vendor: config.vendor.clone(),
         product: config.product.clone(),
         revision: config.revision.clone(),
@@ -184,7 +185,7 @@ fn no_logical_unit_inquiry_matches_lun_not_supported() {
 #[test]
 fn supported_vpd_pages_match_the_unit() {
     let unit = Unit::shape(2048, 512, true);
-    let ours = SupportedVpdPages::new(&[0x00, 0x80, 0x83, 0x86, 0xb0, 0xb1, 0xb2]).encode();
+    let ours = SupportedVpdPages::new(&[0x00, 0x80, 0x83, 0x86, 0x8f, 0xb0, 0xb1, 0xb2]).encode();
     assert_eq!(ours, unit.vpd(0x00));
     // Every page the unit lists parses as its type and encodes back.
     for page in SupportedVpdPages::parse(&ours).unwrap().pages {
@@ -295,6 +296,7 @@ fn block_device_characteristics_match_the_unit() {
     let unit = Unit::shape(2048, 512, true);
     let ours = BlockDeviceCharacteristics {
         medium_rotation_rate: 1,
+        wabereq: 1,
         ..BlockDeviceCharacteristics::default()
     };
     assert_eq!(ours.encode().to_vec(), unit.vpd(0xb1));

@@ -439,3 +439,137 @@ fn parse_encode_parse_is_stable_on_garbage() {
         }
     }
 }
+
+#[test]
+fn third_party_copy_round_trip() {
+    let naa = Designator::naa(&[0x65, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+    let list = ExtendedCopyParameters {
+        header: ExtendedCopyHeader {
+            list_identifier: 9,
+            str_bit: true,
+            list_id_usage: ListIdUsage::Discard.code(),
+            priority: 5,
+            ..ExtendedCopyHeader::default()
+        },
+        cscds: vec![
+            CscdDescriptor::Identification {
+                lu_id_type: 2,
+                nul: true,
+                peripheral_device_type: 0,
+                relative_initiator_port: 0x1234,
+                designator: naa,
+                disk_block_length: 4096,
+            },
+            CscdDescriptor::Other { type_code: 0xe0 },
+        ],
+        segments: vec![
+            SegmentDescriptor::BlockToBlock {
+                dc: true,
+                cat: true,
+                source: 1,
+                destination: 0,
+                blocks: 0xfffe,
+                source_lba: u64::MAX - 1,
+                destination_lba: 7,
+            },
+            SegmentDescriptor::Other { type_code: 0x03 },
+        ],
+    };
+    let bytes = list.encode();
+    let mut parsed = ExtendedCopyParameters::parse(&bytes).unwrap();
+    assert_eq!(parsed.header.cscd_list_length, 64);
+    assert_eq!(parsed.header.segment_list_length, 32);
+    parsed.header.cscd_list_length = 0;
+    parsed.header.segment_list_length = 0;
+    assert_eq!(parsed, list);
+    assert!(ExtendedCopyParameters::parse(&bytes[..bytes.len() - 1]).is_err());
+
+    let status = CopyStatus::new(CopyManagerStatus::Completed, 3, 5 << 40);
+    assert_eq!(
+        (status.transfer_count_units, status.transfer_count),
+        (2, 5 << 20)
+    );
+    assert_eq!(CopyStatus::parse(&status.encode()).unwrap(), status);
+    let op = OperatingParameters {
+        snlid: true,
+        max_cscd_descriptor_count: 1,
+        max_segment_descriptor_count: 2,
+        max_descriptor_list_length: 3,
+        max_segment_length: 4,
+        max_inline_data_length: 5,
+        held_data_limit: 6,
+        max_stream_device_transfer_size: 7,
+        total_concurrent_copies: 8,
+        max_concurrent_copies: 9,
+        data_segment_granularity: 10,
+        inline_data_granularity: 11,
+        held_data_granularity: 12,
+        implemented_descriptor_type_codes: vec![0x02, 0xe4],
+    };
+    assert_eq!(OperatingParameters::parse(&op.encode()).unwrap(), op);
+    let failed = FailedSegmentDetails {
+        copy_command_status: 2,
+        sense_data: vec![
+            0x70, 0, 0x0a, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x0d, 0x02, 0, 0, 0, 0,
+        ],
+    };
+    let bytes = FailedSegmentDetails::encode(Some(&failed));
+    assert_eq!(FailedSegmentDetails::parse(&bytes).unwrap(), Some(failed));
+    assert_eq!(
+        FailedSegmentDetails::parse(&FailedSegmentDetails::encode(None)).unwrap(),
+        None
+    );
+    let page = ThirdPartyCopy {
+        commands: vec![(0x83, vec![0]), (0x84, vec![0, 3, 4])],
+        max_cscd_descriptor_count: 2,
+        max_segment_descriptor_count: 3,
+        max_descriptor_list_length: 1024,
+        max_inline_data_length: 0,
+        descriptor_type_codes: vec![0x02, 0xe4],
+        total_concurrent_copies: 1,
+        max_identified_concurrent_copies: 255,
+        max_segment_length: 1 << 28,
+        data_segment_granularity: 9,
+    };
+    let bytes = page.encode();
+    // Every descriptor is a multiple of 4 bytes long.
+    assert_eq!((bytes.len() - 4) % 4, 0);
+    assert_eq!(
+        VpdPage::parse(&bytes).unwrap(),
+        VpdPage::ThirdPartyCopy(page)
+    );
+}
+
+#[test]
+fn alua_and_register_and_move_round_trip() {
+    let report = ReportTargetPortGroups {
+        extended: true,
+        implicit_transition_time: 10,
+        groups: vec![TargetPortGroupDescriptor {
+            pref: true,
+            state: AccessState::Standby,
+            supported: 0x8f,
+            id: 2,
+            status_code: 1,
+            ports: vec![2, 7],
+        }],
+    };
+    assert_eq!(
+        ReportTargetPortGroups::parse(&report.encode()).unwrap(),
+        report
+    );
+    let set = SetTargetPortGroups::new(vec![
+        (AccessState::ActiveOptimized, 1),
+        (AccessState::Unavailable, 9),
+    ]);
+    assert_eq!(SetTargetPortGroups::parse(&set.encode()).unwrap(), set);
+    let mut list = RegisterAndMoveParameterList::new(1, 2, 3, iscsi_transport_id("iqn.x,i,0x1"));
+    list.unreg = true;
+    let bytes = list.encode();
+    assert_eq!(RegisterAndMoveParameterList::parse(&bytes).unwrap(), list);
+    assert!(RegisterAndMoveParameterList::parse(&bytes[..bytes.len() - 1]).is_err());
+    assert_eq!(
+        parse_iscsi_transport_id(&list.transport_id).as_deref(),
+        Some("iqn.x,i,0x1")
+    );
+}
