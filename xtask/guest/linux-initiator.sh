@@ -8,11 +8,11 @@
 # check failed. The host parses checks.txt (one step per line).
 #
 # The host answers requests through the share: the job writes host.N with
-# one word (kill9-restart, sigterm-restart, connections) and the host
+# one word (kill9-restart, sigterm-restart, grow-file, connections) and the host
 # writes host.N.done with its answer.
 #
 # params: PORT, IQN_RAM, IQN_4K, IQN_FILE, IQN_CHAP, IQN_MUTUAL, CHAP_USER,
-# CHAP_SECRET, TARGET_USER, TARGET_SECRET, FIO_SIZE_MB
+# CHAP_SECRET, TARGET_USER, TARGET_SECRET, FIO_SIZE_MB, FILE_GROWN_MB
 . /mnt/share/params
 S=/mnt/share
 # slirp: 10.0.2.2 is the host's 127.0.0.1. Our target advertises its own
@@ -371,6 +371,10 @@ if login "$IQN_FILE" > $S/login-file.txt 2>&1 && DF=$(wait_disk "$IQN_FILE"); th
         > $S/fio-restart.txt 2>&1 &
     FIO=$!
     errors_before=$(dmesg | grep -c 'detected conn error')
+    # A reservation that is to survive power loss (APTPL), held by us
+    # (fio's writes come from the holder, so they do not conflict).
+    { sg_persist --out --register --param-sark=0xa9791 --param-aptpl /dev/$DF &&
+      sg_persist --out --reserve --param-rk=0xa9791 --prout-type=1 /dev/$DF; } > $S/aptpl.txt 2>&1; aptpl_rc=$?
     sleep 1
     host kill9-restart; answer=$ANSWER
     wait $FIO; frc=$?
@@ -381,6 +385,15 @@ if login "$IQN_FILE" > $S/login-file.txt 2>&1 && DF=$(wait_disk "$IQN_FILE"); th
     if [ $frc = 0 ] && [ $fsck = 0 ]; then
       pass "host: $answer; the kernel saw $conn_errors connection errors and recovered the session; fio: $(fio_sum $S/fio-restart.json); fsck -f clean"
     else fail "host: $answer; fio exit $frc: $(tail -2 $S/fio-restart.txt | tr '\n' ' '); fsck exit $fsck"; fi
+    NAME="APTPL: the persistent reservation survives the target's crash (sg_persist --param-aptpl)"
+    { sg_persist --in --read-keys /dev/$DF && sg_persist --in --read-reservation /dev/$DF &&
+      sg_persist --in --report-capabilities /dev/$DF; } >> $S/aptpl.txt 2>&1 || aptpl_rc=$?
+    # "Persist Through Power Loss Active(PTPL_A): 1"
+    ptpl_a=$(sed -n 's/.*PTPL_A)*[:=] *\([01]\).*/\1/p' $S/aptpl.txt | tail -1)
+    if [ $aptpl_rc = 0 ] && grep -q '0xa9791' $S/aptpl.txt && grep -q 'Write Exclusive' $S/aptpl.txt && [ "$ptpl_a" = 1 ]; then
+      pass "registered and reserved (Write Exclusive) with APTPL before the SIGKILL; after the restart key 0xa9791 and the reservation are back, PTPL_A=$ptpl_a"
+    else fail "rc $aptpl_rc, PTPL_A=$ptpl_a: $(tail -4 $S/aptpl.txt | tr '\n' ' ')"; fi
+    sg_persist --out --clear --param-rk=0xa9791 /dev/$DF > /dev/null 2>&1
   else fail "mkfs or mount failed"; fi
   # ------------------------------------------- SIGTERM: asked to log out
   NAME="target SIGTERM (open-iscsi logs out and back in)"
@@ -392,6 +405,25 @@ if login "$IQN_FILE" > $S/login-file.txt 2>&1 && DF=$(wait_disk "$IQN_FILE"); th
   done
   if [ -n "$back" ]; then pass "host: $answer; session LOGGED_IN again and /dev/$DF readable at $(t) s"
   else fail "host: $answer; session state $(session_state "$IQN_FILE")"; fi
+
+  # ------------------------------------ online resize (config + SIGHUP)
+  NAME="online resize: the file LUN grows under the session (sg_readcap, rescan)"
+  before=$(( $(cat /sys/block/$DF/size) / 2048 ))
+  host grow-file; answer=$ANSWER
+  # The next command meets CAPACITY DATA HAS CHANGED; sg_turs shows it.
+  sg_turs -v /dev/$DF > $S/resize-turs.txt 2>&1
+  sg_readcap /dev/$DF > $S/resize-readcap.txt 2>&1
+  blocks=$(sed -n 's/.*Number of logical blocks=\([0-9]*\).*/\1/p' $S/resize-readcap.txt)
+  # The kernel changes the disk's size on a rescan.
+  iscsiadm -m node -T "$IQN_FILE" -p "$P" -R > /dev/null 2>&1
+  sleep 0.5
+  after=$(( $(cat /sys/block/$DF/size) / 2048 ))
+  ua=$(grep -c -i 'capacity data has changed' $S/resize-turs.txt)
+  dmesg | grep -i 'capacity' | tail -3 > $S/resize-dmesg.txt
+  if [ "$blocks" = $((FILE_GROWN_MB * 2048)) ] && [ "$after" = "$FILE_GROWN_MB" ] \
+     && dd if=/dev/$DF of=/dev/null bs=1M count=1 skip=$((FILE_GROWN_MB - 1)) iflag=direct status=none; then
+    pass "host: $answer; $before MiB -> sg_readcap $blocks blocks, /dev/$DF $after MiB after rescan, last MiB readable (sg_turs saw the attention: $ua, kernel: $(tail -1 $S/resize-dmesg.txt | cut -c1-80))"
+  else fail "host: $answer; before $before MiB, sg_readcap blocks=$blocks, after rescan $after MiB (want $FILE_GROWN_MB)"; fi
   logout "$IQN_FILE" > /dev/null 2>&1
 else fail "$(tail -2 $S/login-file.txt | tr '\n' ' ')"; fi
 

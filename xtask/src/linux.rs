@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use crate::guest::{self, Guest, RunOptions};
 use crate::interop::{build_binaries, target_dir};
 use crate::peers::{
-    CHAP_IQN, CHAP_SECRET, CHAP_USER, FILE_IQN, LINUX_TARGETS, MUTUAL_IQN, OurTarget, Peer,
-    RAM_IQN, RAM4K_IQN, TARGET_SECRET, TARGET_USER,
+    CHAP_IQN, CHAP_SECRET, CHAP_USER, FILE_GROWN, FILE_IQN, FILE_SIZE, LINUX_TARGETS, MUTUAL_IQN,
+    OurTarget, Peer, RAM_IQN, RAM4K_IQN, TARGET_SECRET, TARGET_USER,
 };
 use crate::util::{Result, Steps};
 
@@ -119,8 +119,9 @@ fn params(port: u16, quick: bool) -> String {
         "PORT={port}\nIQN_RAM={RAM_IQN}\nIQN_4K={RAM4K_IQN}\nIQN_FILE={FILE_IQN}\n\
          IQN_CHAP={CHAP_IQN}\nIQN_MUTUAL={MUTUAL_IQN}\nCHAP_USER={CHAP_USER}\n\
          CHAP_SECRET={CHAP_SECRET}\nTARGET_USER={TARGET_USER}\nTARGET_SECRET={TARGET_SECRET}\n\
-         FIO_SIZE_MB={}\n",
-        if quick { 16 } else { 32 }
+         FIO_SIZE_MB={}\nFILE_GROWN_MB={}\n",
+        if quick { 16 } else { 32 },
+        FILE_GROWN.trim_end_matches('M')
     )
 }
 
@@ -140,6 +141,7 @@ fn serve_requests(share: &Path, answered: u32, target: &mut OurTarget) -> Result
             "kill9-restart" => kill_and_restart(target),
             "sigterm-restart" => terminate_and_restart(target),
             "connections" => established(target.port()).map(|n| n.to_string()),
+            "grow-file" => target.resize(FILE_IQN, FILE_SIZE, FILE_GROWN),
             other => Err(format!("unknown request {other:?}")),
         };
         let text = answer.unwrap_or_else(|e| format!("FAILED: {e}"));

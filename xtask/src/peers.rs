@@ -299,6 +299,12 @@ pub(crate) const FILE_IQN: &str = "iqn.2026-11.rs.iscsi:interop-file";
 
 /// The targets the Linux kernel initiator uses: those of `--peer ours`,
 /// a 4096-byte-block RAM LUN and a file-backed LUN.
+/// The size of the Linux guest's file LUN, and what the online resize
+/// check grows it to (MiB: the guest checks the figure).
+pub(crate) const FILE_SIZE: &str = "256M";
+/// See [`FILE_SIZE`].
+pub(crate) const FILE_GROWN: &str = "384M";
+
 pub(crate) const LINUX_TARGETS: [ConfigTarget; 5] = [
     OUR_TARGETS[0],
     OUR_TARGETS[1],
@@ -309,7 +315,7 @@ pub(crate) const LINUX_TARGETS: [ConfigTarget; 5] = [
     },
     ConfigTarget {
         file: true,
-        ..ram(FILE_IQN, "interop-file", "256M")
+        ..ram(FILE_IQN, "interop-file", FILE_SIZE)
     },
 ];
 
@@ -549,6 +555,50 @@ impl OurTarget {
                 Err("did not exit within 15 s of SIGTERM (killed with SIGKILL)".to_owned())
             }
         }
+    }
+
+    /// Online resize the way an operator does it: rewrites `size = "FROM"`
+    /// of target `iqn` in the configuration file as `size = "TO"`, sends
+    /// SIGHUP and waits (10 s at most) for the target to log the resize.
+    pub(crate) fn resize(&mut self, iqn: &str, from: &str, to: &str) -> Result<String> {
+        let text = fs::read_to_string(&self.config)
+            .map_err(|e| format!("cannot read {}: {e}", self.config.display()))?;
+        let start = text
+            .find(&format!("name = \"{iqn}\""))
+            .ok_or_else(|| format!("{iqn} is not in {}", self.config.display()))?;
+        let old = format!("size = \"{from}\"");
+        let at = text[start..]
+            .find(&old)
+            .map(|i| start + i)
+            .ok_or_else(|| format!("{iqn} has no {old}"))?;
+        let text = format!("{}size = \"{to}\"{}", &text[..at], &text[at + old.len()..]);
+        fs::write(&self.config, text)
+            .map_err(|e| format!("cannot write {}: {e}", self.config.display()))?;
+        let seen = log_tail(&self.log, 10_000).matches("resized from").count();
+        util::capture(util::timed(5, "kill").args(["-HUP", &self.child.id().to_string()]))?
+            .success()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let log = log_tail(&self.log, 10_000);
+            if log.matches("resized from").count() > seen {
+                let line = log
+                    .lines()
+                    .rev()
+                    .find(|l| l.contains("resized from"))
+                    .unwrap_or_default();
+                return Ok(format!(
+                    "{from} -> {to} in the file, SIGHUP: {}",
+                    line.trim()
+                ));
+            }
+            self.check_alive()?;
+            thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!(
+            "no resize logged within 10 s of SIGHUP; last lines of {}:\n{}",
+            self.log.display(),
+            log_tail(&self.log, 10)
+        ))
     }
 
     /// [`Self::terminate`], consuming the guard.

@@ -180,3 +180,70 @@ async fn unreachable_and_not_iscsi_peers() {
         .unwrap_err();
     assert!(matches!(err, Error::NotIscsi(_)), "{err}");
 }
+
+/// Online resize: a session that is logged in sees CAPACITY DATA HAS
+/// CHANGED, then the new size, and can write past the old end; a shrink
+/// is refused unless allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lun_grows_under_a_live_session() {
+    use iscsi_scsi::initiator::Cdb;
+    use iscsi_scsi::{Asc, SenseKey};
+    use iscsi_target::server::ResizeError;
+
+    let (server, portal) = start(small()).await;
+    let session = login(&LoginOptions::normal(portal, DEFAULT_TARGET))
+        .await
+        .unwrap();
+    session.test_unit_ready(0).await.unwrap();
+    assert_eq!(session.read_capacity(0).await.unwrap(), (131_072, 512));
+    let before = server
+        .resize_lun(DEFAULT_TARGET, 0, 128 << 20, false)
+        .unwrap();
+    assert_eq!(before, 64 << 20);
+    match session
+        .run(0, &Cdb::test_unit_ready(), Bytes::new(), 0)
+        .await
+    {
+        Err(Error::Scsi { sense: Some(s), .. }) => assert_eq!(
+            (s.key, s.asc),
+            (SenseKey::UNIT_ATTENTION, Asc::CAPACITY_DATA_HAS_CHANGED)
+        ),
+        other => panic!("expected CAPACITY DATA HAS CHANGED, got {other:?}"),
+    }
+    assert_eq!(session.read_capacity(0).await.unwrap(), (262_144, 512));
+    let data = Bytes::from(vec![0x5a; 4096]);
+    session
+        .write_blocks(0, 200_000, data.clone(), 512)
+        .await
+        .unwrap();
+    assert_eq!(session.read_blocks(0, 200_000, 8, 512).await.unwrap(), data);
+    assert!(matches!(
+        server.resize_lun(DEFAULT_TARGET, 0, 64 << 20, false),
+        Err(ResizeError::Shrink { .. })
+    ));
+    assert!(matches!(
+        server.resize_lun(DEFAULT_TARGET, 0, 1000, true),
+        Err(ResizeError::Size { .. })
+    ));
+    assert!(matches!(
+        server.resize_lun(DEFAULT_TARGET, 9, 1 << 20, true),
+        Err(ResizeError::UnknownLun { .. })
+    ));
+    // The configuration read again: a bigger LUN is applied, a smaller
+    // one is not.
+    let mut config = small();
+    config.targets[0].luns[0].size = Some(192 << 20);
+    let changes = server.reload(&config);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    session.test_unit_ready(0).await.unwrap();
+    assert_eq!(session.read_capacity(0).await.unwrap(), (393_216, 512));
+    config.targets[0].luns[0].size = Some(32 << 20);
+    let changes = server.reload(&config);
+    assert!(
+        changes[0].to_string().starts_with("not applied:"),
+        "{changes:?}"
+    );
+    assert_eq!(session.read_capacity(0).await.unwrap(), (393_216, 512));
+    session.logout().await.unwrap();
+    server.shutdown().await.unwrap();
+}

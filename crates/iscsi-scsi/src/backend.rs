@@ -12,6 +12,7 @@ use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Block storage behind a logical unit.
 pub trait BlockBackend: Send + Sync + fmt::Debug {
@@ -69,6 +70,22 @@ pub trait BlockBackend: Send + Sync + fmt::Debug {
         false
     }
 
+    /// Changes the capacity to `blocks` blocks (online resize): blocks
+    /// added read as zeros, blocks cut off are gone. Safe to call while
+    /// I/O runs; I/O beyond the new end fails. The default refuses.
+    ///
+    /// # Errors
+    /// [`io::ErrorKind::Unsupported`] when the backend cannot change size,
+    /// [`io::ErrorKind::InvalidInput`] for zero blocks or a size the
+    /// backend cannot hold, or the OS error.
+    fn resize(&self, blocks: u64) -> io::Result<()> {
+        let _ = blocks;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this backend cannot change size",
+        ))
+    }
+
     /// Whether `offset` is mapped, and how many bytes from there share that
     /// state (GET LBA STATUS). The default says everything is mapped.
     ///
@@ -109,13 +126,18 @@ pub trait BlockBackend: Send + Sync + fmt::Debug {
 /// Bytes per allocation unit of the memory backend.
 const CHUNK: usize = 64 * 1024;
 
+/// One chunk of a memory backend: `None` until written.
+type Chunk = RwLock<Option<Box<[u8]>>>;
+
 /// A sparse RAM disk: chunks of 64 KiB are allocated on first write; blocks
 /// never written read as zeros and cost no memory. Each chunk has its own
 /// lock, so I/O to different chunks never waits on each other.
 pub struct MemoryBackend {
     block_size: u32,
-    blocks: u64,
-    chunks: Vec<RwLock<Option<Box<[u8]>>>>,
+    blocks: AtomicU64,
+    /// The chunk table; its own lock is taken for writing only by
+    /// [`resize`](BlockBackend::resize).
+    chunks: RwLock<Vec<Chunk>>,
     read_only: bool,
 }
 
@@ -123,7 +145,7 @@ impl fmt::Debug for MemoryBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryBackend")
             .field("block_size", &self.block_size)
-            .field("blocks", &self.blocks)
+            .field("blocks", &self.blocks.load(Ordering::Relaxed))
             .field("allocated_bytes", &self.allocated_bytes())
             .finish()
     }
@@ -171,12 +193,11 @@ impl MemoryBackend {
     /// [`BackendError`] for an unsupported block size or size.
     pub fn new(size: u64, block_size: u32) -> Result<Self, BackendError> {
         let blocks = check_geometry(size, block_size)?;
-        let chunks = usize::try_from(size.div_ceil(CHUNK as u64))
-            .map_err(|_| BackendError::Size { size, block_size })?;
+        let chunks = chunk_count(size).ok_or(BackendError::Size { size, block_size })?;
         Ok(Self {
             block_size,
-            blocks,
-            chunks: (0..chunks).map(|_| RwLock::new(None)).collect(),
+            blocks: AtomicU64::new(blocks),
+            chunks: RwLock::new((0..chunks).map(|_| RwLock::new(None)).collect()),
             read_only: false,
         })
     }
@@ -191,25 +212,33 @@ impl MemoryBackend {
     /// Bytes of RAM the written chunks use.
     #[must_use]
     pub fn allocated_bytes(&self) -> usize {
-        self.chunks
-            .iter()
-            .filter(|c| c.read().is_ok_and(|g| g.is_some()))
-            .count()
-            * CHUNK
+        self.chunks.read().map_or(0, |chunks| {
+            chunks
+                .iter()
+                .filter(|c| c.read().is_ok_and(|g| g.is_some()))
+                .count()
+        }) * CHUNK
     }
 
     fn size(&self) -> u64 {
-        self.blocks * u64::from(self.block_size)
+        self.blocks.load(Ordering::Acquire) * u64::from(self.block_size)
     }
 
-    /// Calls `f(chunk index, offset in chunk, range in the caller's buffer)`
-    /// for each chunk the byte range touches.
+    /// The chunk table, for one I/O.
+    fn table(&self) -> io::Result<std::sync::RwLockReadGuard<'_, Vec<Chunk>>> {
+        self.chunks.read().map_err(|_| poisoned())
+    }
+
+    /// Calls `f(chunk, offset in chunk, range in the caller's buffer)`
+    /// for each chunk the byte range touches, with the chunk table held
+    /// (so a resize waits for the I/O).
     fn for_each_chunk(
         &self,
         offset: u64,
         len: usize,
-        mut f: impl FnMut(usize, usize, std::ops::Range<usize>) -> io::Result<()>,
+        mut f: impl FnMut(&Chunk, usize, std::ops::Range<usize>) -> io::Result<()>,
     ) -> io::Result<()> {
+        let table = self.table()?;
         let end = offset
             .checked_add(len as u64)
             .filter(|e| *e <= self.size())
@@ -225,12 +254,21 @@ impl MemoryBackend {
             let index = usize::try_from(at / CHUNK as u64).unwrap_or(usize::MAX);
             let within = usize::try_from(at % CHUNK as u64).unwrap_or(0);
             let n = (CHUNK - within).min(usize::try_from(end - at).unwrap_or(usize::MAX));
-            f(index, within, done..done + n)?;
+            f(
+                table.get(index).ok_or_else(poisoned)?,
+                within,
+                done..done + n,
+            )?;
             at += n as u64;
             done += n;
         }
         Ok(())
     }
+}
+
+/// Chunks that hold `size` bytes.
+fn chunk_count(size: u64) -> Option<usize> {
+    usize::try_from(size.div_ceil(CHUNK as u64)).ok()
 }
 
 fn poisoned() -> io::Error {
@@ -243,13 +281,12 @@ impl BlockBackend for MemoryBackend {
     }
 
     fn block_count(&self) -> u64 {
-        self.blocks
+        self.blocks.load(Ordering::Acquire)
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        self.for_each_chunk(offset, buf.len(), |index, within, range| {
+        self.for_each_chunk(offset, buf.len(), |chunk, within, range| {
             let out = buf.get_mut(range).ok_or_else(poisoned)?;
-            let chunk = self.chunks.get(index).ok_or_else(poisoned)?;
             let guard = chunk.read().map_err(|_| poisoned())?;
             match guard
                 .as_deref()
@@ -269,9 +306,8 @@ impl BlockBackend for MemoryBackend {
                 "read-only disk",
             ));
         }
-        self.for_each_chunk(offset, data.len(), |index, within, range| {
+        self.for_each_chunk(offset, data.len(), |chunk, within, range| {
             let src = data.get(range).ok_or_else(poisoned)?;
-            let chunk = self.chunks.get(index).ok_or_else(poisoned)?;
             let mut guard = chunk.write().map_err(|_| poisoned())?;
             let mem = guard.get_or_insert_with(|| vec![0u8; CHUNK].into_boxed_slice());
             mem.get_mut(within..within + src.len())
@@ -293,8 +329,7 @@ impl BlockBackend for MemoryBackend {
             ));
         }
         let len = usize::try_from(len).map_err(|_| io::Error::other("unmap range too large"))?;
-        self.for_each_chunk(offset, len, |index, within, range| {
-            let chunk = self.chunks.get(index).ok_or_else(poisoned)?;
+        self.for_each_chunk(offset, len, |chunk, within, range| {
             let mut guard = chunk.write().map_err(|_| poisoned())?;
             if within == 0 && range.len() == CHUNK {
                 *guard = None;
@@ -315,20 +350,49 @@ impl BlockBackend for MemoryBackend {
         self.read_only
     }
 
+    /// Grows or shrinks the chunk table; chunks cut off are freed, and the
+    /// tail of a last chunk that is cut in the middle is zeroed, so it
+    /// reads as zeros should the disk grow again.
+    fn resize(&self, blocks: u64) -> io::Result<()> {
+        let invalid = || {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{blocks} blocks of {} bytes", self.block_size),
+            )
+        };
+        let size = blocks
+            .checked_mul(u64::from(self.block_size))
+            .filter(|s| *s > 0)
+            .ok_or_else(invalid)?;
+        let count = chunk_count(size).ok_or_else(invalid)?;
+        let mut table = self.chunks.write().map_err(|_| poisoned())?;
+        table.resize_with(count, || RwLock::new(None));
+        let tail = usize::try_from(size % CHUNK as u64).unwrap_or(0);
+        if tail > 0
+            && let Some(last) = table.last()
+            && let Some(mem) = last.write().map_err(|_| poisoned())?.as_deref_mut()
+        {
+            mem.get_mut(tail..).ok_or_else(poisoned)?.fill(0);
+        }
+        self.blocks.store(blocks, Ordering::Release);
+        Ok(())
+    }
+
     fn mapping(&self, offset: u64) -> io::Result<(bool, u64)> {
+        let table = self.table()?;
         let size = self.size();
         if offset >= size {
             return Ok((false, 0));
         }
         let first = usize::try_from(offset / CHUNK as u64).unwrap_or(usize::MAX);
         let state = |i: usize| {
-            self.chunks
+            table
                 .get(i)
                 .is_some_and(|c| c.read().is_ok_and(|g| g.is_some()))
         };
         let mapped = state(first);
         let mut end = first + 1;
-        while end < self.chunks.len() && state(end) == mapped {
+        while end < table.len() && state(end) == mapped {
             end += 1;
         }
         let run_end = (end as u64 * CHUNK as u64).min(size);
@@ -344,7 +408,7 @@ pub struct FileBackend {
     file: File,
     path: PathBuf,
     block_size: u32,
-    blocks: u64,
+    blocks: AtomicU64,
     read_only: bool,
     can_punch: bool,
 }
@@ -393,7 +457,7 @@ impl FileBackend {
             file,
             path,
             block_size,
-            blocks,
+            blocks: AtomicU64::new(blocks),
             read_only,
             can_punch: meta.is_file(),
         })
@@ -412,7 +476,7 @@ impl BlockBackend for FileBackend {
     }
 
     fn block_count(&self) -> u64 {
-        self.blocks
+        self.blocks.load(Ordering::Acquire)
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
@@ -475,9 +539,47 @@ impl BlockBackend for FileBackend {
         self.read_only
     }
 
+    /// A regular file grows (sparse) or is truncated to the new size; a
+    /// block device keeps its own size, so it may only be re-read: the new
+    /// size must fit in the device.
+    fn resize(&self, blocks: u64) -> io::Result<()> {
+        let size = blocks
+            .checked_mul(u64::from(self.block_size))
+            .filter(|s| *s > 0)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{blocks} blocks of {} bytes", self.block_size),
+                )
+            })?;
+        if self.file.metadata()?.is_file() {
+            if self.read_only {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "read-only file",
+                ));
+            }
+            self.file.set_len(size)?;
+        } else {
+            use rustix::fs::{SeekFrom as RSeek, seek};
+            let device = seek(&self.file, RSeek::End(0))?;
+            if size > device {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "{} is {device} bytes, less than {size}",
+                        self.path.display()
+                    ),
+                ));
+            }
+        }
+        self.blocks.store(blocks, Ordering::Release);
+        Ok(())
+    }
+
     fn mapping(&self, offset: u64) -> io::Result<(bool, u64)> {
         use rustix::fs::{SeekFrom as RSeek, seek};
-        let size = self.blocks * u64::from(self.block_size);
+        let size = self.block_count() * u64::from(self.block_size);
         if offset >= size {
             return Ok((false, 0));
         }
@@ -529,6 +631,52 @@ mod tests {
         assert_eq!(disk.allocated_bytes(), 0);
         assert!(!disk.mapping(0).unwrap().0);
         assert!(disk.read_at((1 << 30) - 512, &mut [0u8; 1024]).is_err());
+    }
+
+    #[test]
+    fn memory_backend_grows_and_shrinks_online() {
+        let disk = MemoryBackend::new(CHUNK as u64 + 4096, 512).unwrap();
+        disk.write_at(CHUNK as u64, &[5u8; 4096]).unwrap();
+        // Shrink into the middle of the written chunk, then grow again:
+        // what was cut off reads as zeros.
+        disk.resize((CHUNK as u64 + 1024) / 512).unwrap();
+        assert_eq!(disk.block_count(), (CHUNK as u64 + 1024) / 512);
+        assert!(disk.read_at(CHUNK as u64, &mut [0u8; 2048]).is_err());
+        disk.resize(4 * CHUNK as u64 / 512).unwrap();
+        let mut buf = [0xffu8; 4096];
+        disk.read_at(CHUNK as u64, &mut buf).unwrap();
+        assert!(buf[..1024].iter().all(|b| *b == 5));
+        assert!(buf[1024..].iter().all(|b| *b == 0));
+        disk.write_at(4 * CHUNK as u64 - 512, &[1u8; 512]).unwrap();
+        assert_eq!(
+            disk.mapping(2 * CHUNK as u64).unwrap(),
+            (false, CHUNK as u64)
+        );
+        assert_eq!(
+            disk.resize(0).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            disk.resize(u64::MAX).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+    }
+
+    #[test]
+    fn file_backend_grows_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("disk.img");
+        let disk = FileBackend::open(&path, Some(1 << 20), 512, false).unwrap();
+        disk.resize(4096).unwrap();
+        assert_eq!(disk.block_count(), 4096);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 2 << 20);
+        disk.write_at((2 << 20) - 512, &[3u8; 512]).unwrap();
+        let ro = FileBackend::open(&path, None, 512, true).unwrap();
+        assert_eq!(ro.block_count(), 4096);
+        assert_eq!(
+            ro.resize(8192).unwrap_err().kind(),
+            io::ErrorKind::PermissionDenied
+        );
     }
 
     #[test]

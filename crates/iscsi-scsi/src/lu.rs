@@ -13,6 +13,7 @@ use crate::command::{BlockAccess, Command, ModeSense};
 use crate::data::{Lun, Reader, ReportLuns, StandardInquiry};
 use crate::fail::Fail;
 pub use crate::nexus::Nexus;
+pub use crate::pr::PrStore;
 use crate::pr::Reservations;
 use crate::sense::{Asc, Sense, SenseFormat, SenseKey, Status};
 
@@ -63,6 +64,11 @@ pub struct LuConfig {
     /// and sleeping. `None`: a sanitize runs on the command's thread, as
     /// fast as the backend goes, and IMMED completes only when it ends.
     pub background: Option<Arc<dyn Background>>,
+    /// Keeps persistent reservations through power loss when an initiator
+    /// asks for it (APTPL); `None`: APTPL is refused (PTPL_C 0). The
+    /// runtime supplies it and restores what it kept with
+    /// [`LogicalUnit::restore_persistent_reservations`].
+    pub pr_store: Option<Arc<dyn PrStore>>,
     /// The target port groups the unit is reached through (ALUA, SPC-4
     /// §5.15), shared with the other units of the target; `None`: no ALUA
     /// (TPGS 00b, every port active/optimized).
@@ -87,6 +93,7 @@ impl LuConfig {
             write_cache: true,
             lbppbe: 0,
             background: None,
+            pr_store: None,
             port_groups: None,
         }
     }
@@ -327,7 +334,6 @@ pub struct LogicalUnit {
     backend: Arc<dyn BlockBackend>,
     config: LuConfig,
     block_size: u32,
-    blocks: u64,
     mode: Mutex<ModeState>,
     /// Unit attentions queued per nexus id.
     attentions: Mutex<HashMap<u64, VecDeque<Sense>>>,
@@ -352,7 +358,7 @@ impl std::fmt::Debug for LogicalUnit {
         f.debug_struct("LogicalUnit")
             .field("serial", &self.config.serial)
             .field("block_size", &self.block_size)
-            .field("blocks", &self.blocks)
+            .field("blocks", &self.block_count())
             .field("backend", &self.backend)
             .finish_non_exhaustive()
     }
@@ -401,7 +407,7 @@ impl LogicalUnit {
     #[must_use]
     pub fn new(backend: Arc<dyn BlockBackend>, config: LuConfig) -> Self {
         let block_size = backend.block_size();
-        let blocks = backend.block_count();
+        let ptpl_capable = config.pr_store.is_some();
         let mode = ModeState {
             wce: config.write_cache,
             d_sense: false,
@@ -411,12 +417,11 @@ impl LogicalUnit {
             backend,
             config,
             block_size,
-            blocks,
             mode: Mutex::new(mode),
             attentions: Mutex::new(HashMap::new()),
             pending_attentions: AtomicUsize::new(0),
             nexuses: Mutex::new(Vec::new()),
-            reservations: Mutex::new(Reservations::default()),
+            reservations: Mutex::new(Reservations::new(ptpl_capable)),
             any_reservation: AtomicBool::new(false),
             prevent: Mutex::new(Vec::new()),
             write_gate: RwLock::new(()),
@@ -444,10 +449,43 @@ impl LogicalUnit {
         self.block_size
     }
 
-    /// Capacity, blocks.
+    /// Capacity, blocks: the backend's, which [`resize`](Self::resize)
+    /// changes while the unit serves.
     #[must_use]
-    pub const fn block_count(&self) -> u64 {
-        self.blocks
+    pub fn block_count(&self) -> u64 {
+        self.backend.block_count()
+    }
+
+    /// Puts back the persistent reservations a [`PrStore`] kept (APTPL):
+    /// registrations, the reservation and the PR generation, with APTPL
+    /// in effect. Call it before the unit serves.
+    ///
+    /// # Errors
+    /// `line N: what` when `text` does not parse; the unit then has no
+    /// reservation.
+    pub fn restore_persistent_reservations(&self, text: &str) -> Result<(), String> {
+        let mut r = lock(&self.reservations);
+        r.restore(text)?;
+        self.any_reservation.store(r.active(), Ordering::Release);
+        Ok(())
+    }
+
+    /// Changes the capacity to `blocks` logical blocks while sessions run
+    /// (online resize): the backend grows or shrinks, READ CAPACITY
+    /// answers the new size, and every I_T nexus gets CAPACITY DATA HAS
+    /// CHANGED (2Ah/09h, SBC-4 §4.8) on its next command. Whether a shrink
+    /// that cuts off data is wanted is the caller's decision.
+    ///
+    /// # Errors
+    /// The backend's: it cannot change size, `blocks` is zero or too
+    /// large, or the OS error. The unit keeps its size and queues nothing.
+    pub fn resize(&self, blocks: u64) -> std::io::Result<()> {
+        self.backend.resize(blocks)?;
+        self.queue_attention_all(
+            None,
+            Sense::new(SenseKey::UNIT_ATTENTION, Asc::CAPACITY_DATA_HAS_CHANGED),
+        );
+        Ok(())
     }
 
     fn sense_format(&self) -> SenseFormat {

@@ -1,6 +1,12 @@
 //! Reservations: SPC-2 RESERVE/RELEASE and SPC-4 persistent reservations
-//! (SPC-4 §5.7, §6.15, §6.16), without persistence across power loss
-//! (APTPL is refused, PTPL_C = 0).
+//! (SPC-4 §5.7, §6.15, §6.16). Persistence through power loss (APTPL,
+//! SPC-4 §5.7.5) is offered when the unit has a [`PrStore`]
+//! (PTPL_C = 1): while the last REGISTER asked for it, every change is
+//! saved as text ([`Reservations::persistent_text`]) before it takes
+//! effect, and a restarted unit reads it back
+//! ([`Reservations::restore`]). Without a store APTPL is refused.
+//!
+//! [`PrStore`]: crate::PrStore
 
 use std::sync::Arc;
 
@@ -32,13 +38,13 @@ fn port_of(n: &Nexus) -> Port {
     (n.initiator_port.clone(), n.target_port)
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Registration {
     port: Port,
     key: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Reservation {
     holder: Port,
     kind: u8,
@@ -51,8 +57,12 @@ pub(crate) struct Effects {
 }
 
 /// The unit's reservation state.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Reservations {
+    /// The unit can persist reservations (PTPL_C).
+    ptpl_capable: bool,
+    /// The last valid APTPL bit was one (PTPL_A): changes are saved.
+    aptpl: bool,
     /// SPC-2 reservation holder (nexus id).
     spc2: Option<u64>,
     registrations: Vec<Registration>,
@@ -78,7 +88,135 @@ fn bad_param(byte: u16) -> Fail {
     Fail::Check(Sense::invalid_parameter_field(byte, None))
 }
 
+/// Where a logical unit keeps its persistent reservations through power
+/// loss (APTPL, SPC-4 §5.7.5): the runtime's storage (a file beside the
+/// target's configuration).
+pub trait PrStore: Send + Sync + std::fmt::Debug {
+    /// Replaces what is kept with `state` (the text
+    /// [`LogicalUnit::restore_persistent_reservations`] reads), so that a
+    /// crash leaves the old state or the new one, never a mix; `None`:
+    /// keep nothing (the last REGISTER cleared APTPL).
+    ///
+    /// # Errors
+    /// The OS error; the PERSISTENT RESERVE OUT then fails with
+    /// INSUFFICIENT REGISTRATION RESOURCES and changes nothing.
+    ///
+    /// [`LogicalUnit::restore_persistent_reservations`]: crate::LogicalUnit::restore_persistent_reservations
+    fn save(&self, state: Option<&str>) -> std::io::Result<()>;
+}
+
+/// The first line of [`Reservations::persistent_text`].
+const PERSISTENT_HEADER: &str = "# iscsi-rs persistent reservations v1";
+
 impl Reservations {
+    /// No reservation; `ptpl_capable` when the unit can persist them.
+    pub(crate) fn new(ptpl_capable: bool) -> Self {
+        Self {
+            ptpl_capable,
+            ..Self::default()
+        }
+    }
+
+    /// True while APTPL is in effect: the state is to be kept.
+    pub(crate) const fn aptpl(&self) -> bool {
+        self.aptpl
+    }
+
+    /// The persistent part of the state as text: the PR generation, each
+    /// registration and the reservation, one per line, initiator port
+    /// names last (they hold no spaces or line breaks, RFC 3722):
+    ///
+    /// ```text
+    /// # iscsi-rs persistent reservations v1
+    /// generation 7
+    /// register 0x1234abcd 1 iqn.1994-05.com.redhat:h1,i,0x00023d000001
+    /// reserve 1 1 iqn.1994-05.com.redhat:h1,i,0x00023d000001
+    /// ```
+    pub(crate) fn persistent_text(&self) -> String {
+        let mut out = format!("{PERSISTENT_HEADER}\ngeneration {}\n", self.generation);
+        for r in &self.registrations {
+            out.push_str(&format!(
+                "register {:#x} {} {}\n",
+                r.key, r.port.1, r.port.0
+            ));
+        }
+        if let Some(r) = &self.reservation {
+            out.push_str(&format!(
+                "reserve {} {} {}\n",
+                r.kind, r.holder.1, r.holder.0
+            ));
+        }
+        out
+    }
+
+    /// The state [`persistent_text`](Self::persistent_text) wrote, with
+    /// APTPL in effect.
+    ///
+    /// # Errors
+    /// `line N: what` for the first line that does not parse, or a
+    /// reservation whose holder is not registered.
+    pub(crate) fn restore(&mut self, text: &str) -> Result<(), String> {
+        let mut lines = text.lines().enumerate();
+        if lines.next().map(|(_, l)| l.trim()) != Some(PERSISTENT_HEADER) {
+            return Err(format!("line 1: expected {PERSISTENT_HEADER:?}"));
+        }
+        let mut state = Self::new(self.ptpl_capable);
+        state.aptpl = true;
+        for (i, line) in lines {
+            let n = i + 1;
+            let bad = |what: &str| format!("line {n}: {what}: {line:?}");
+            let mut words = line.splitn(4, ' ');
+            match words.next().unwrap_or("") {
+                "" => {}
+                "generation" => {
+                    state.generation = words
+                        .next()
+                        .and_then(|g| g.parse().ok())
+                        .ok_or_else(|| bad("expected generation N"))?;
+                }
+                word @ ("register" | "reserve") => {
+                    let (Some(a), Some(tp), Some(name)) =
+                        (words.next(), words.next(), words.next())
+                    else {
+                        return Err(bad("expected three fields"));
+                    };
+                    let tp: u16 = tp.parse().map_err(|_| bad("bad relative target port"))?;
+                    if name.is_empty() || name.contains(char::is_whitespace) {
+                        return Err(bad("bad initiator port name"));
+                    }
+                    let port: Port = (Arc::from(name), tp);
+                    if word == "register" {
+                        let key = a
+                            .strip_prefix("0x")
+                            .and_then(|h| u64::from_str_radix(h, 16).ok())
+                            .filter(|k| *k != 0)
+                            .ok_or_else(|| bad("bad reservation key"))?;
+                        if state.key_of(&port).is_some() {
+                            return Err(bad("registered twice"));
+                        }
+                        state.registrations.push(Registration { port, key });
+                    } else {
+                        let kind: u8 = a
+                            .parse()
+                            .ok()
+                            .filter(|k| check_scope_type(0, *k).is_ok())
+                            .ok_or_else(|| bad("bad reservation type"))?;
+                        let holder_gone = !all_registrants(kind) && state.key_of(&port).is_none();
+                        if holder_gone || state.reservation.is_some() {
+                            return Err(bad(
+                                "the holder is not registered, or a second reservation",
+                            ));
+                        }
+                        state.reservation = Some(Reservation { holder: port, kind });
+                    }
+                }
+                _ => return Err(bad("unknown line")),
+            }
+        }
+        *self = state;
+        Ok(())
+    }
+
     /// True when any reservation could make a command conflict.
     pub(crate) fn active(&self) -> bool {
         self.spc2.is_some() || !self.registrations.is_empty() || self.reservation.is_some()
@@ -199,6 +337,8 @@ impl Reservations {
             0x02 => PrCapabilities {
                 crh: true,
                 tmv: true,
+                ptpl_c: self.ptpl_capable,
+                ptpl_a: self.aptpl,
                 type_mask: 0xea01,
                 ..PrCapabilities::default()
             }
@@ -245,8 +385,9 @@ impl Reservations {
         let key = p.u64(0);
         let sa_key = p.u64(8);
         let flags = p.u8(20);
-        if flags & 0x01 != 0 {
-            // APTPL: persistence through power loss is not supported.
+        let aptpl = flags & 0x01 != 0;
+        if aptpl && !self.ptpl_capable {
+            // APTPL without a store to keep the state in.
             return Err(bad_param(20));
         }
         if flags & 0x0c != 0 {
@@ -287,6 +428,8 @@ impl Reservations {
                         }
                     }
                 }
+                // APTPL counts only with a REGISTER (SPC-4 §6.16.3).
+                self.aptpl = aptpl;
                 self.generation = self.generation.wrapping_add(1);
             }
             // RESERVE
@@ -412,7 +555,7 @@ impl Reservations {
                 Asc::PARAMETER_LIST_LENGTH_ERROR,
             ))
         })?;
-        if list.aptpl {
+        if list.aptpl && !self.ptpl_capable {
             return Err(bad_param(17));
         }
         if self.spc2.is_some_and(|holder| holder != nexus.id) {
@@ -466,6 +609,7 @@ impl Reservations {
         if list.unreg {
             self.registrations.retain(|r| r.port != port);
         }
+        self.aptpl = list.aptpl;
         self.generation = self.generation.wrapping_add(1);
         Ok(Effects::default())
     }

@@ -211,6 +211,11 @@ pub struct Config {
     pub discovery_chap: Option<ChapCredentials>,
     /// Mutual CHAP credentials for Discovery sessions.
     pub discovery_mutual_chap: Option<ChapCredentials>,
+    /// Where LUNs keep persistent reservations an initiator asked to
+    /// survive power loss (APTPL, SPC-4 §5.7.5), one file per LUN.
+    /// [`Config::load`] puts it beside the file: `target.toml` keeps them
+    /// in `target.pr/`. `None` (the embedded default): APTPL is refused.
+    pub pr_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -235,6 +240,7 @@ impl Config {
             limits: Limits::default(),
             discovery_chap: None,
             discovery_mutual_chap: None,
+            pr_dir: None,
         }
     }
 
@@ -249,7 +255,9 @@ impl Config {
             key: String::new(),
             message: e.to_string(),
         })?;
-        Self::parse(&text, &path.display().to_string())
+        let mut config = Self::parse(&text, &path.display().to_string())?;
+        config.pr_dir = Some(path.with_extension("pr"));
+        Ok(config)
     }
 
     /// Parses TOML `text` that came from `file`.
@@ -847,6 +855,7 @@ impl RawConfig {
             limits,
             discovery_chap,
             discovery_mutual_chap,
+            pr_dir: None,
         })
     }
 }

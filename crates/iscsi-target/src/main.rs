@@ -212,7 +212,9 @@ fn main() -> ExitCode {
                 eprintln!("iscsi-target: serving iscsi://{host}/{}/{lun}", t.name);
             }
         }
-        wait_for_signal().await;
+        while wait_for_signal().await == Signal::Reload {
+            reload(&args, &server);
+        }
         eprintln!("iscsi-target: shutting down (sessions are asked to log out)");
         match server.shutdown().await {
             Ok(()) => ExitCode::SUCCESS,
@@ -224,14 +226,55 @@ fn main() -> ExitCode {
     })
 }
 
-async fn wait_for_signal() {
-    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    else {
+/// What a signal asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Signal {
+    /// SIGTERM or SIGINT: shut down gracefully.
+    Stop,
+    /// SIGHUP: read the configuration again.
+    Reload,
+}
+
+async fn wait_for_signal() -> Signal {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
         let _ = tokio::signal::ctrl_c().await;
-        return;
+        return Signal::Stop;
     };
     tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => Signal::Stop,
+        _ = tokio::signal::ctrl_c() => Signal::Stop,
+        _ = hup.recv() => Signal::Reload,
+    }
+}
+
+/// SIGHUP: reads the configuration again (with the same command-line
+/// overrides) and applies what can change live; says what it did.
+fn reload(args: &Args, server: &Server) {
+    let Some(path) = &args.config else {
+        eprintln!(
+            "iscsi-target: SIGHUP: no configuration file to read again (serving the embedded default)"
+        );
+        return;
+    };
+    let config = match build_config(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("iscsi-target: SIGHUP: {e}; keeping the running configuration");
+            return;
+        }
+    };
+    let changes = server.reload(&config);
+    if changes.is_empty() {
+        eprintln!(
+            "iscsi-target: SIGHUP: {} read again; no LUN size changed (only LUN sizes apply live, the rest at the next start)",
+            path.display()
+        );
+    }
+    for change in changes {
+        eprintln!("iscsi-target: SIGHUP: {change}");
     }
 }

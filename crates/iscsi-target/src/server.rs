@@ -16,7 +16,7 @@ use iscsi_login::{
 use iscsi_pdu::{EncodedPdus, Isid, Itt, LoginStatus, Lun, TmfFunction, TmfResponseCode, Tsih};
 use iscsi_scsi::{
     BackendError, Background, BackgroundWork, BlockBackend, CopyTargets, FileBackend, LogicalUnit,
-    LuConfig, MemoryBackend, Nexus, Request, ResetKind, Response, TargetPortGroup,
+    LuConfig, MemoryBackend, Nexus, PrStore, Request, ResetKind, Response, TargetPortGroup,
     TargetPortGroups, lun_not_supported, report_luns,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -29,7 +29,10 @@ use crate::connection::{Connection, ConnectionConfig, Deployment, Event as ConnE
 use crate::engine::{EngineConfig, ScsiTask, SendTargetsEntry};
 
 mod driver;
+mod live;
 mod units;
+
+pub use live::{ReloadChange, ResizeError};
 
 use driver::connection;
 use units::{CopyReach, auth_config, build_targets};
@@ -190,6 +193,19 @@ pub enum StartError {
         lun: u16,
         /// What the backend said.
         source: BackendError,
+    },
+    /// Persistent reservations kept for a LUN (APTPL) could not be read
+    /// back; the file is left as it is for the operator to look at.
+    #[error("target {target} LUN {lun}: persistent reservations in {}: {message}", path.display())]
+    PersistentReservations {
+        /// The target's name.
+        target: String,
+        /// The LUN.
+        lun: u16,
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong: the OS error, or `line N: what`.
+        message: String,
     },
     /// CHAP credentials that cannot be used together (RFC 7143 §12.1.3:
     /// the mutual secret must differ from the initiator's).

@@ -142,7 +142,7 @@ impl LogicalUnit {
         }
         let backend = self.backend.clone();
         let state = self.sanitize.clone();
-        let bytes = self.blocks * u64::from(self.block_size);
+        let bytes = self.block_count() * u64::from(self.block_size);
         let background = self.config.background.clone();
         let finish = move |result: &std::io::Result<()>| {
             let failure = match (result, ause) {

@@ -12,7 +12,7 @@ impl LogicalUnit {
         if !pmi && lba != 0 {
             return Err(field(2, None));
         }
-        let data = ReadCapacity10::new(self.blocks, self.block_size).encode();
+        let data = ReadCapacity10::new(self.block_count(), self.block_size).encode();
         Ok(Bytes::copy_from_slice(&data))
     }
 
@@ -23,7 +23,7 @@ impl LogicalUnit {
             lbpme: thin,
             lbprz: thin,
             lbppbe: self.config.lbppbe,
-            ..ReadCapacity16::new(self.blocks, self.block_size)
+            ..ReadCapacity16::new(self.block_count(), self.block_size)
         };
         truncate(data.encode().to_vec(), alloc)
     }
@@ -35,8 +35,9 @@ impl LogicalUnit {
         if protect != 0 {
             return Err(field(1, Some(7)));
         }
+        let capacity = self.block_count();
         match lba.checked_add(blocks) {
-            Some(end) if end <= self.blocks && lba < self.blocks => Ok(()),
+            Some(end) if end <= capacity && lba < capacity => Ok(()),
             _ => Err(illegal(Asc::LBA_OUT_OF_RANGE)),
         }
     }
@@ -350,7 +351,7 @@ impl LogicalUnit {
         }
         // NUMBER OF LOGICAL BLOCKS 0: to the end of the medium (WSNZ=0).
         let blocks = if blocks == 0 {
-            self.blocks.saturating_sub(lba)
+            self.block_count().saturating_sub(lba)
         } else {
             blocks
         };
@@ -412,6 +413,7 @@ impl LogicalUnit {
             return Err(Fail::Check(Sense::invalid_parameter_field(2, None)));
         }
         let mut ranges = Vec::with_capacity(count);
+        let capacity = self.block_count();
         for i in 0..count {
             let at = 8 + 16 * i;
             let lba = p.u64(at);
@@ -423,7 +425,7 @@ impl LogicalUnit {
                 )));
             }
             match lba.checked_add(n) {
-                Some(end) if end <= self.blocks => ranges.push((lba, n)),
+                Some(end) if end <= capacity => ranges.push((lba, n)),
                 _ => return Err(illegal(Asc::LBA_OUT_OF_RANGE)),
             }
         }
@@ -475,7 +477,8 @@ impl LogicalUnit {
 
     pub(super) fn get_lba_status(&self, lba: u64, alloc: u32) -> Outcome {
         let alloc = usize::try_from(alloc).unwrap_or(usize::MAX);
-        if lba >= self.blocks {
+        let capacity = self.block_count();
+        if lba >= capacity {
             return Err(illegal(Asc::LBA_OUT_OF_RANGE));
         }
         let bs = u64::from(self.block_size);
@@ -483,12 +486,12 @@ impl LogicalUnit {
         let mut at = lba;
         // As many descriptors as fit the allocation length, at most 64.
         let room = (alloc.saturating_sub(8) / 16).clamp(1, 64);
-        while at < self.blocks && descriptors.len() < room {
+        while at < capacity && descriptors.len() < room {
             let (mapped, run) = self
                 .backend
                 .mapping(at * bs)
                 .map_err(|e| medium_error(&e, Asc::UNRECOVERED_READ_ERROR, at))?;
-            let n = (run / bs).clamp(1, self.blocks - at);
+            let n = (run / bs).clamp(1, capacity - at);
             descriptors.push((at, n, mapped));
             at += n;
         }

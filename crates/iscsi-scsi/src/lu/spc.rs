@@ -86,7 +86,7 @@ impl LogicalUnit {
         let block_descriptors = if dbd {
             Vec::new()
         } else {
-            vec![BlockDescriptor::new(self.blocks, self.block_size)]
+            vec![BlockDescriptor::new(self.block_count(), self.block_size)]
         };
         // DEVICE-SPECIFIC PARAMETER: WP when write protected, DPOFUA always.
         let device_specific = if self.read_only() || mode.swp {
@@ -200,7 +200,26 @@ impl LogicalUnit {
         let data = data.slice(..len);
         let mut r = lock(&self.reservations);
         let known = lock(&self.nexuses).clone();
-        let effects = r.pr_out(service_action, scope_type, &data, req.nexus)?;
+        // The change is made on a copy, saved when APTPL is (or was) in
+        // effect, and only then takes effect: what the initiator was told
+        // is what a restart finds.
+        let mut next = r.clone();
+        let effects = next.pr_out(service_action, scope_type, &data, req.nexus)?;
+        if let Some(store) = &self.config.pr_store
+            && (next.aptpl() || r.aptpl())
+        {
+            let text = next.aptpl().then(|| next.persistent_text());
+            store.save(text.as_deref()).map_err(|e| {
+                Fail::Medium(
+                    Sense::new(
+                        SenseKey::ILLEGAL_REQUEST,
+                        Asc::INSUFFICIENT_REGISTRATION_RESOURCES,
+                    ),
+                    format!("cannot save the persistent reservations: {e}"),
+                )
+            })?;
+        }
+        *r = next;
         self.any_reservation.store(r.active(), Ordering::Release);
         drop(r);
         for (ids, sense) in effects.attentions {

@@ -59,10 +59,34 @@ pub(super) fn build_targets(
                 Backing::Memory => "RAMDISK".to_owned(),
                 Backing::File(_) => "FILEDISK".to_owned(),
             });
+            let store = config
+                .pr_dir
+                .as_ref()
+                .map(|dir| FilePrStore::new(dir, &t.name, l.id));
+            if let Some(store) = &store {
+                lu_config.pr_store = Some(Arc::new(store.clone()));
+            }
+            let lu = LogicalUnit::new(backend, lu_config);
+            if let Some(store) = &store {
+                let failed = |message: String| StartError::PersistentReservations {
+                    target: t.name.clone(),
+                    lun: l.id,
+                    path: store.path.clone(),
+                    message,
+                };
+                match std::fs::read_to_string(&store.path) {
+                    Ok(text) => {
+                        lu.restore_persistent_reservations(&text).map_err(failed)?;
+                        info!(target = %t.name, lun = l.id, path = %store.path.display(), "persistent reservations restored (APTPL)");
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(failed(e.to_string())),
+                }
+            }
             luns.insert(
                 l.id,
                 Unit {
-                    lu: Arc::new(LogicalUnit::new(backend, lu_config)),
+                    lu: Arc::new(lu),
                     inline,
                 },
             );
@@ -173,6 +197,59 @@ impl CopyTargets for CopyReach {
             .iter()
             .find(|(id, _)| id.as_slice() == naa)
             .map(|(_, lu)| lu.clone())
+    }
+}
+
+/// Keeps one LUN's persistent reservations (APTPL) in a file of the
+/// configuration's `pr_dir`, named by target and LUN; written to a
+/// temporary file, synced and renamed over the old one, so a crash leaves
+/// the old state or the new.
+#[derive(Debug, Clone)]
+struct FilePrStore {
+    path: std::path::PathBuf,
+}
+
+impl FilePrStore {
+    fn new(dir: &std::path::Path, target: &str, lun: u16) -> Self {
+        // IQN and EUI names hold letters, digits, '.', '-' and ':' only
+        // (RFC 3722); anything else becomes '_'.
+        let name: String = target
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || ".-:".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        Self {
+            path: dir.join(format!("{name}.lun{lun}")),
+        }
+    }
+}
+
+impl PrStore for FilePrStore {
+    fn save(&self, state: Option<&str>) -> io::Result<()> {
+        use std::io::Write;
+        let Some(text) = state else {
+            return match std::fs::remove_file(&self.path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            };
+        };
+        let dir = self
+            .path
+            .parent()
+            .ok_or_else(|| io::Error::other("the store has no directory"))?;
+        std::fs::create_dir_all(dir)?;
+        let tmp = self.path.with_extension("tmp");
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &self.path)?;
+        // The rename itself reaches the disk with the directory.
+        std::fs::File::open(dir)?.sync_all()
     }
 }
 
