@@ -11,7 +11,7 @@
 # one word (kill9-restart, sigterm-restart, grow-file, connections) and the host
 # writes host.N.done with its answer.
 #
-# params: PORT, IQN_RAM, IQN_4K, IQN_FILE, IQN_CHAP, IQN_MUTUAL, CHAP_USER,
+# params: PORT, PORT2 (portal group 2), IQN_RAM, IQN_4K, IQN_FILE, IQN_CHAP, IQN_MUTUAL, CHAP_USER,
 # CHAP_SECRET, TARGET_USER, TARGET_SECRET, FIO_SIZE_MB, FILE_GROWN_MB
 . /mnt/share/params
 S=/mnt/share
@@ -19,6 +19,7 @@ S=/mnt/share
 # portal, 127.0.0.1:PORT, which in here would be the guest itself: no
 # discovered record is ever followed, each node is made for 10.0.2.2.
 P=10.0.2.2:$PORT
+P2=10.0.2.2:$PORT2
 FAILS=0
 N=0
 : > $S/checks.txt
@@ -45,6 +46,12 @@ logout() { iscsiadm -m node -T "$1" -p "$P" --logout; }
 disk_of() {
   iscsiadm -m session -P3 2>/dev/null | awk -v t="$1" '
     /^Target: /{cur=$2} /Attached scsi disk/{ if (cur==t) {print $4; exit} }'
+}
+# The sdX of the session to target $1 through portal $2 (host:port).
+disk_via() {
+  iscsiadm -m session -P3 2>/dev/null | awk -v t="$1" -v p="$2" '
+    /^Target: /{cur=$2} /Current Portal:/{por=$3}
+    /Attached scsi disk/{ if (cur==t && index(por, p ",")==1) {print $4; exit} }'
 }
 wait_disk() {
   for _ in $(seq 150); do
@@ -242,6 +249,37 @@ NAME="sg_rtpg (ALUA target port groups)"
 if [ -n "$DEV" ] && sg_rtpg -d /dev/$DEV > $S/sg_rtpg.txt 2>&1 && grep -q 'active/optimized' $S/sg_rtpg.txt; then
   pass "$(grep -m1 -i 'target port group id' $S/sg_rtpg.txt | tr -s ' '), active/optimized"
 else fail "$(tail -3 $S/sg_rtpg.txt 2>/dev/null | tr '\n' ' ')"; fi
+
+# ------------------------------- two paths: PREEMPT AND ABORT across them
+NAME="PREEMPT AND ABORT across two sessions (sg_persist, one per portal group)"
+DEV2=
+iscsiadm -m node -T "$IQN_RAM" -p "$P2" -o new > /dev/null 2>&1
+if [ -n "$DEV" ] && iscsiadm -m node -T "$IQN_RAM" -p "$P2" --login > $S/login-p2.txt 2>&1; then
+  for _ in $(seq 150); do
+    DEV2=$(disk_via "$IQN_RAM" "$P2"); [ -n "$DEV2" ] && [ -b /dev/$DEV2 ] && break; sleep 0.1
+  done
+fi
+if [ -n "$DEV" ] && [ -n "$DEV2" ] && [ "$DEV" != "$DEV2" ]; then
+  # Path 2 registers and holds Write Exclusive; path 1, registered too,
+  # preempts it with PREEMPT AND ABORT: path 2 is no longer registered,
+  # its writes conflict, path 1's go through.
+  r=0; w1=0; w2=0
+  {
+    sg_persist --out --register --param-sark=0xa1 /dev/$DEV &&
+    sg_persist --out --register --param-sark=0xb2 /dev/$DEV2 &&
+    sg_persist --out --reserve --param-rk=0xb2 --prout-type=1 /dev/$DEV2 &&
+    sg_persist --out --preempt-abort --param-rk=0xa1 --param-sark=0xb2 --prout-type=1 /dev/$DEV &&
+    sg_persist --in --read-keys /dev/$DEV2 &&
+    sg_persist --in --read-reservation /dev/$DEV2
+  } > $S/sg_persist-preempt-abort.txt 2>&1 || r=$?
+  dd if=/dev/zero of=/dev/$DEV2 bs=4096 count=1 seek=1000 oflag=direct status=none 2> $S/pa-write2.txt && w2=1
+  dd if=/dev/zero of=/dev/$DEV bs=4096 count=1 seek=1000 oflag=direct status=none 2> $S/pa-write1.txt && w1=1
+  sg_persist --out --clear --param-rk=0xa1 /dev/$DEV >> $S/sg_persist-preempt-abort.txt 2>&1
+  if [ $r = 0 ] && [ $w1 = 1 ] && [ $w2 = 0 ] && grep -q 'Key=0xa1' $S/sg_persist-preempt-abort.txt; then
+    pass "/dev/$DEV ($P) preempted /dev/$DEV2 ($P2): reservation key 0xa1 now, path 2's write refused, path 1's written"
+  else fail "rc $r, write path1=$w1 path2=$w2 (want 1, 0): $(tail -3 $S/sg_persist-preempt-abort.txt | tr '\n' ' ')"; fi
+else fail "no second path: DEV=$DEV DEV2=$DEV2 $(tail -2 $S/login-p2.txt 2>/dev/null | tr '\n' ' ')"; fi
+iscsiadm -m node -T "$IQN_RAM" -p "$P2" --logout > /dev/null 2>&1
 
 NAME="logout"
 if logout "$IQN_RAM" > $S/logout-ram.txt 2>&1 && [ -z "$(disk_of "$IQN_RAM")" ]; then pass "session to $IQN_RAM ended"

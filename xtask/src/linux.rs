@@ -54,11 +54,12 @@ pub(crate) fn run(build: bool, quick: bool) -> Result<String> {
         let path = binary
             .as_ref()
             .ok_or("no iscsi-target binary (see the build step)")?;
-        let t = OurTarget::start_serving(path, &dir, &LINUX_TARGETS, 0, "info")?;
+        let t = OurTarget::start_serving(path, &dir, &LINUX_TARGETS, 1, "info")?;
         let port = t.port();
         let detail = format!(
-            "pid {} on 127.0.0.1:{port} (the guest dials 10.0.2.2:{port}), config {}",
+            "pid {} on 127.0.0.1:{port} and :{} (portal groups 1 and 2; the guest dials 10.0.2.2), config {}",
             t.pid(),
+            t.exposed().extra_ports.first().copied().unwrap_or(0),
             dir.join("target.toml").display()
         );
         target = Some(t);
@@ -73,7 +74,8 @@ pub(crate) fn run(build: bool, quick: bool) -> Result<String> {
         fs::create_dir_all(&share)
             .map_err(|e| format!("cannot create {}: {e}", share.display()))?;
         fs::write(share.join(JOB_NAME), JOB).map_err(|e| format!("cannot write the job: {e}"))?;
-        fs::write(share.join("params"), params(target.port(), quick))
+        let port2 = target.exposed().extra_ports.first().copied().unwrap_or(0);
+        fs::write(share.join("params"), params(target.port(), port2, quick))
             .map_err(|e| format!("cannot write params: {e}"))?;
         let mut options = RunOptions::new(&share, JOB_NAME);
         options.timeout = Duration::from_secs(900);
@@ -114,9 +116,9 @@ pub(crate) fn run(build: bool, quick: bool) -> Result<String> {
 }
 
 /// The `params` file the job sources.
-fn params(port: u16, quick: bool) -> String {
+fn params(port: u16, port2: u16, quick: bool) -> String {
     format!(
-        "PORT={port}\nIQN_RAM={RAM_IQN}\nIQN_4K={RAM4K_IQN}\nIQN_FILE={FILE_IQN}\n\
+        "PORT={port}\nPORT2={port2}\nIQN_RAM={RAM_IQN}\nIQN_4K={RAM4K_IQN}\nIQN_FILE={FILE_IQN}\n\
          IQN_CHAP={CHAP_IQN}\nIQN_MUTUAL={MUTUAL_IQN}\nCHAP_USER={CHAP_USER}\n\
          CHAP_SECRET={CHAP_SECRET}\nTARGET_USER={TARGET_USER}\nTARGET_SECRET={TARGET_SECRET}\n\
          FIO_SIZE_MB={}\nFILE_GROWN_MB={}\n",
@@ -140,7 +142,11 @@ fn serve_requests(share: &Path, answered: u32, target: &mut OurTarget) -> Result
         let answer = match word {
             "kill9-restart" => kill_and_restart(target),
             "sigterm-restart" => terminate_and_restart(target),
-            "connections" => established(target.port()).map(|n| n.to_string()),
+            "connections" => std::iter::once(target.port())
+                .chain(target.exposed().extra_ports.clone())
+                .map(established)
+                .sum::<Result<usize>>()
+                .map(|n| n.to_string()),
             "grow-file" => target.resize(FILE_IQN, FILE_SIZE, FILE_GROWN),
             other => Err(format!("unknown request {other:?}")),
         };
@@ -239,8 +245,8 @@ mod tests {
 
     #[test]
     fn params_name_every_target() {
-        let p = params(40000, true);
-        assert!(p.starts_with("PORT=40000\n"));
+        let p = params(40000, 40001, true);
+        assert!(p.starts_with("PORT=40000\nPORT2=40001\n"));
         for key in [
             "IQN_RAM=",
             "IQN_4K=",
@@ -248,6 +254,7 @@ mod tests {
             "IQN_CHAP=",
             "IQN_MUTUAL=",
             "FIO_SIZE_MB=16",
+            "FILE_GROWN_MB=384",
         ] {
             assert!(p.contains(key), "{key}");
         }

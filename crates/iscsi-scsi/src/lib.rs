@@ -79,7 +79,7 @@ pub use lu::{
     MAX_COMPARE_AND_WRITE_BLOCKS, MAX_CSCD_DESCRIPTORS, MAX_DESCRIPTOR_LIST_LENGTH,
     MAX_SEGMENT_BYTES, MAX_SEGMENT_DESCRIPTORS, MAX_TRANSFER_BLOCKS, MAX_TRANSFER_BYTES,
     MAX_UNMAP_BLOCKS, MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BLOCKS, Nexus, PrStore, Request,
-    ResetKind, Response, SANITIZE_CHUNK_BYTES, TargetPortGroup, TargetPortGroups,
+    ResetKind, Response, SANITIZE_CHUNK_BYTES, TargetPortGroup, TargetPortGroups, TaskSets,
     lun_not_supported, report_luns,
 };
 pub use sense::{Asc, FieldPointer, Sense, SenseFormat, SenseKey, Status};

@@ -69,6 +69,11 @@ pub struct LuConfig {
     /// runtime supplies it and restores what it kept with
     /// [`LogicalUnit::restore_persistent_reservations`].
     pub pr_store: Option<Arc<dyn PrStore>>,
+    /// Aborts other I_T nexuses' tasks for this unit when a command asks
+    /// for it (PREEMPT AND ABORT). The runtime supplies it: the tasks
+    /// live in its sessions. `None`: the preempted nexuses' tasks run on
+    /// (and meet the new reservation when they reach the unit).
+    pub task_sets: Option<Arc<dyn TaskSets>>,
     /// The target port groups the unit is reached through (ALUA, SPC-4
     /// §5.15), shared with the other units of the target; `None`: no ALUA
     /// (TPGS 00b, every port active/optimized).
@@ -94,9 +99,22 @@ impl LuConfig {
             lbppbe: 0,
             background: None,
             pr_store: None,
+            task_sets: None,
             port_groups: None,
         }
     }
+}
+
+/// The task sets of a logical unit, one per I_T nexus, which live in the
+/// runtime's sessions.
+pub trait TaskSets: Send + Sync + std::fmt::Debug {
+    /// Aborts every task of the I_T nexuses `nexuses` (ids, as in
+    /// [`Nexus::id`]) for this logical unit, as ABORT TASK SET from
+    /// each would, without TASK ABORTED status (TAS 0): a task waiting for
+    /// data or its turn is dropped, a running one sends no status. Called
+    /// before the command that asked ends, from the command's thread; it
+    /// must not wait for the sessions.
+    fn abort(&self, nexuses: &[u64]);
 }
 
 /// An NAA 6 (IEEE Registered Extended, SPC-4 §7.8.6.6.4) identifier: a

@@ -54,6 +54,9 @@ struct Reservation {
 #[derive(Debug, Default)]
 pub(crate) struct Effects {
     pub(crate) attentions: Vec<(Vec<u64>, Sense)>,
+    /// Nexus ids whose tasks for the unit are to be aborted (PREEMPT AND
+    /// ABORT).
+    pub(crate) aborts: Vec<u64>,
 }
 
 /// The unit's reservation state.
@@ -529,6 +532,15 @@ impl Reservations {
                     self.reservation = Some(Reservation { holder: port, kind });
                 }
                 self.generation = self.generation.wrapping_add(1);
+                if service_action == 0x05 {
+                    // PREEMPT AND ABORT: the preempted nexuses' tasks go
+                    // too (SPC-4 §5.13.11.2.5), the issuer's never.
+                    effects.aborts = self
+                        .ids_of(&removed)
+                        .into_iter()
+                        .filter(|id| *id != nexus.id)
+                        .collect();
+                }
                 effects.attentions.push((
                     self.ids_of(&removed),
                     Sense::new(SenseKey::UNIT_ATTENTION, Asc::REGISTRATIONS_PREEMPTED),

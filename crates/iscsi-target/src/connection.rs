@@ -323,6 +323,17 @@ impl Connection {
         }
     }
 
+    /// Aborts the session's tasks for `lun` (`None`: every LUN) at the
+    /// request of another I_T nexus (PREEMPT AND ABORT, a reset from
+    /// another session); see [`Engine::abort_task_set`]. Does nothing
+    /// during login.
+    pub fn abort_task_set(&mut self, lun: Option<Lun>) {
+        if let Phase::FullFeature(engine) = &mut self.phase {
+            engine.abort_task_set(lun);
+            self.after_engine();
+        }
+    }
+
     /// Asks the initiator to log out within `seconds` (Asynchronous
     /// Message, RFC 7143 §11.9.1), e.g. when the service shuts down. Does
     /// nothing during login.

@@ -17,7 +17,7 @@ use iscsi_pdu::{EncodedPdus, Isid, Itt, LoginStatus, Lun, TmfFunction, TmfRespon
 use iscsi_scsi::{
     BackendError, Background, BackgroundWork, BlockBackend, CopyTargets, FileBackend, LogicalUnit,
     LuConfig, MemoryBackend, Nexus, PrStore, Request, ResetKind, Response, TargetPortGroup,
-    TargetPortGroups, lun_not_supported, report_luns,
+    TargetPortGroups, TaskSets, lun_not_supported, report_luns,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -75,10 +75,80 @@ struct Sessions {
     by_key: HashMap<(String, Isid), SessionEntry>,
 }
 
+/// What one session's connection is asked to do by another session.
+#[derive(Debug, Clone, Copy)]
+enum Control {
+    /// Abort the tasks for this LUN (`None`: every LUN); see
+    /// [`Connection::abort_task_set`].
+    AbortTaskSet(Option<Lun>),
+}
+
+/// Every logged-in connection by nexus id: its target and how to reach
+/// its driver. Shared by the server and the units' [`TaskSets`].
+#[derive(Debug, Default)]
+struct Controls {
+    by_nexus: Mutex<HashMap<u64, Reach>>,
+}
+
+/// A connection's target, and its driver's control channel.
+type Reach = (Arc<str>, mpsc::UnboundedSender<Control>);
+
+impl Controls {
+    fn register(&self, nexus: u64, target: &str, tx: mpsc::UnboundedSender<Control>) {
+        if let Ok(mut m) = self.by_nexus.lock() {
+            m.insert(nexus, (Arc::from(target), tx));
+        }
+    }
+
+    fn forget(&self, nexus: u64) {
+        if let Ok(mut m) = self.by_nexus.lock() {
+            m.remove(&nexus);
+        }
+    }
+
+    /// Sends `control` to the connections of `nexuses`.
+    fn send(&self, nexuses: &[u64], control: Control) {
+        if let Ok(m) = self.by_nexus.lock() {
+            for id in nexuses {
+                if let Some((_, tx)) = m.get(id) {
+                    let _ = tx.send(control);
+                }
+            }
+        }
+    }
+
+    /// Sends `control` to every connection of `target` but `except`'s.
+    fn send_target(&self, target: &str, except: u64, control: Control) {
+        if let Ok(m) = self.by_nexus.lock() {
+            for (id, (t, tx)) in m.iter() {
+                if *id != except && &**t == target {
+                    let _ = tx.send(control);
+                }
+            }
+        }
+    }
+}
+
+/// A unit's task sets: the sessions' connections, reached through
+/// [`Controls`].
+#[derive(Debug)]
+struct SessionTaskSets {
+    controls: Arc<Controls>,
+    lun: Lun,
+}
+
+impl TaskSets for SessionTaskSets {
+    fn abort(&self, nexuses: &[u64]) {
+        self.controls
+            .send(nexuses, Control::AbortTaskSet(Some(self.lun)));
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     config: Config,
     targets: HashMap<String, Arc<TargetState>>,
+    controls: Arc<Controls>,
     discovery_auth: AuthConfig,
     sessions: Mutex<Sessions>,
     connections: AtomicUsize,
@@ -249,7 +319,8 @@ impl Server {
     /// [`StartError`]: a backend that cannot be opened, CHAP credentials
     /// that cannot be used together, an address that cannot be bound.
     pub async fn start(config: Config) -> Result<Self, StartError> {
-        let targets = build_targets(&config)?;
+        let controls = Arc::new(Controls::default());
+        let targets = build_targets(&config, &controls)?;
         let discovery_auth = auth_config(
             config.discovery_chap.as_ref(),
             config.discovery_mutual_chap.as_ref(),
@@ -290,6 +361,7 @@ impl Server {
         let inner = Arc::new(Inner {
             config,
             targets,
+            controls,
             discovery_auth,
             sessions: Mutex::new(Sessions::default()),
             connections: AtomicUsize::new(0),

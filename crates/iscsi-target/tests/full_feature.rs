@@ -448,3 +448,81 @@ fn format_errors_close_and_flag_errors_are_survived() {
     assert_eq!(r.reason, RejectReason::INVALID_PDU_FIELD);
     assert!(s.s.conn.closed(), "a format error closes the connection");
 }
+
+/// PERSISTENT RESERVE OUT `sa` with the basic parameter list (an R2T for it).
+fn pr_out(s: &mut Sess, sa: u8, kind: u8, key: u64, sa_key: u64) -> ScsiStatus {
+    let mut list = [0u8; 24];
+    list[..8].copy_from_slice(&key.to_be_bytes());
+    list[8..16].copy_from_slice(&sa_key.to_be_bytes());
+    let itt = s.command(
+        &[0x5f, sa, kind, 0, 0, 0, 0, 0, 24, 0],
+        false,
+        true,
+        24,
+        Bytes::new(),
+    );
+    s.finish(itt, &list).0
+}
+
+/// PREEMPT AND ABORT (SPC-4 §5.13.11.2.5): the preempted session's write,
+/// waiting for its Data-Out, is aborted (no status ever comes for it) and
+/// writes nothing; that session then learns REGISTRATIONS PREEMPTED.
+#[test]
+fn preempt_and_abort_aborts_the_preempted_sessions_tasks() {
+    let target = TestTarget::default_ram(64 << 20);
+    let op = OperationalConfig::default()
+        .with_initial_r2t(true)
+        .with_immediate_data(false);
+    let mut a = Sess::new(
+        login(
+            target.addr,
+            normal(DEFAULT_TARGET, 41).with_operational(op.clone()),
+        )
+        .unwrap(),
+    );
+    let mut b =
+        Sess::new(login(target.addr, normal(DEFAULT_TARGET, 42).with_operational(op)).unwrap());
+    ready(&mut a);
+    ready(&mut b);
+    assert_eq!(pr_out(&mut a, 0, 0, 0, 0xa), ScsiStatus::GOOD);
+    assert_eq!(pr_out(&mut b, 0, 0, 0, 0xb), ScsiStatus::GOOD);
+    // b holds Write Exclusive and starts a write: the target asks for
+    // its data with an R2T, which b leaves unanswered.
+    assert_eq!(pr_out(&mut b, 1, 1, 0xb, 0), ScsiStatus::GOOD);
+    let write = b.command(&rw_cdb(0x2a, 2048, 8), false, true, 4096, Bytes::new());
+    let pdu = b.s.conn.recv().expect("an R2T");
+    let Bhs::R2t(r2t) = pdu.bhs else {
+        panic!("expected an R2T, got {:?}", pdu.bhs)
+    };
+    assert_eq!(r2t.itt, write);
+    // a preempts b's key and takes the reservation, aborting b's tasks.
+    assert_eq!(pr_out(&mut a, 5, 1, 0xa, 0xb), ScsiStatus::GOOD);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    // b's data comes too late: the task is gone and the data dropped.
+    // (Had it not been aborted, the write would now run and end in
+    // RESERVATION CONFLICT, a status the next finish would trip on.)
+    b.s.conn.send(&Pdu::new(
+        DataOut {
+            final_bit: true,
+            lun: Lun::default(),
+            itt: write,
+            ttt: r2t.ttt,
+            data_sn: DataSn(0),
+            buffer_offset: 0,
+            ..DataOut::default()
+        },
+        Bytes::from(vec![0xee; 4096]),
+    ));
+    // b's next command meets the unit attention; no status for the
+    // write comes first (finish would fail on another ITT).
+    let tur = b.command(&[0; 6], false, false, 0, Bytes::new());
+    let (status, ..) = b.finish(tur, &[]);
+    assert_eq!(status, ScsiStatus::CHECK_CONDITION);
+    let tur = b.command(&[0; 6], false, false, 0, Bytes::new());
+    assert_eq!(b.finish(tur, &[]).0, ScsiStatus::GOOD);
+    // Nothing was written where b's write was going.
+    let read = a.command(&rw_cdb(0x28, 2048, 8), true, false, 4096, Bytes::new());
+    let (status, data, ..) = a.finish(read, &[]);
+    assert_eq!(status, ScsiStatus::GOOD);
+    assert!(data.iter().all(|x| *x == 0));
+}

@@ -226,6 +226,11 @@ impl LogicalUnit {
             let ids: Vec<u64> = ids.into_iter().filter(|id| known.contains(id)).collect();
             self.queue_attention_ids(&ids, sense);
         }
+        if !effects.aborts.is_empty()
+            && let Some(task_sets) = &self.config.task_sets
+        {
+            task_sets.abort(&effects.aborts);
+        }
         Ok(Bytes::new())
     }
 }

@@ -92,6 +92,17 @@ impl Engine {
         }
     }
 
+    /// Aborts this session's tasks for `lun` (`None`: for every LUN)
+    /// because another I_T nexus asked (PREEMPT AND ABORT, SPC-4
+    /// §5.13.11.2.5; LOGICAL UNIT RESET or TARGET RESET from another
+    /// session, SAM-5 §7): tasks waiting for data or their turn are
+    /// dropped, a task the logical unit is running sends no status when it
+    /// ends. With TAS 0 in the Control mode page, no aborted task gets a
+    /// TASK ABORTED status.
+    pub fn abort_task_set(&mut self, lun: Option<iscsi_pdu::Lun>) {
+        self.abort_tasks(|t| lun.is_none_or(|l| t.lun == l));
+    }
+
     fn abort_tasks(&mut self, which: impl Fn(&Task) -> bool) {
         for task in self.tasks.values_mut().filter(|t| which(t)) {
             task.aborted = true;

@@ -100,6 +100,8 @@ struct Driver<'a> {
     kill: watch::Receiver<bool>,
     /// Where blocking-pool commands report back.
     done: mpsc::UnboundedSender<(Itt, Response)>,
+    /// How other sessions reach this one (registered with the nexus).
+    control: mpsc::UnboundedSender<Control>,
 }
 
 impl Driver<'_> {
@@ -149,6 +151,9 @@ impl Driver<'_> {
                         for unit in t.luns.values() {
                             unit.lu.add_nexus(&nexus);
                         }
+                        inner
+                            .controls
+                            .register(nexus.id, &t.name, self.control.clone());
                         self.reach =
                             Arc::new(CopyReach::of(inner.targets.values(), t, &p.initiator_name));
                     }
@@ -190,6 +195,9 @@ impl Driver<'_> {
 
     /// Forgets the nexus and the session when the connection ends.
     fn finish(&self) {
+        if let Some(nexus) = &self.nexus {
+            self.inner.controls.forget(nexus.id);
+        }
         if let (Some(nexus), Some(t)) = (&self.nexus, &self.site.target) {
             for unit in t.luns.values() {
                 unit.lu.nexus_lost(nexus.id);
@@ -218,6 +226,7 @@ pub(super) async fn connection(
     let (tx, rx) = mpsc::unbounded_channel();
     let writer_task = tokio::spawn(writer(wr, rx));
     let (done, mut done_rx) = mpsc::unbounded_channel::<(Itt, Response)>();
+    let (control, mut control_rx) = mpsc::unbounded_channel::<Control>();
     let mut d = Driver {
         inner,
         peer,
@@ -238,6 +247,7 @@ pub(super) async fn connection(
         // No session yet: a kill switch that never fires (its sender is gone).
         kill: watch::channel(false).1,
         done,
+        control,
     };
     let mut shutdown = inner.shutdown.subscribe();
     let grace = inner.config.limits.shutdown_grace_s;
@@ -254,6 +264,9 @@ pub(super) async fn connection(
                 Err(e) => break Err(e),
             },
             Some((itt, response)) = done_rx.recv() => d.conn.complete(itt, &response),
+            Some(control) = control_rx.recv() => match control {
+                Control::AbortTaskSet(lun) => d.conn.abort_task_set(lun),
+            },
             () = sleep_or_pending(sleep_until) => d.conn.handle_timeout(inner.now_ms()),
             Ok(()) = shutdown.changed() => d.conn.request_logout(grace),
             Ok(()) = d.kill.changed() => {
@@ -369,6 +382,13 @@ fn task_management(
                 // Every nexus, the issuing one too, gets the unit attention
                 // (SAM-5 §7.7; LIO does the same, multipath initiators rely on it).
                 unit.lu.reset(ResetKind::LogicalUnit, None);
+                // The reset aborts every task for the unit, other
+                // sessions' too (the issuing session's engine did its own).
+                inner.controls.send_target(
+                    &target.name,
+                    nexus.id,
+                    Control::AbortTaskSet(Some(lun)),
+                );
                 TmfResponseCode::FUNCTION_COMPLETE
             }
             None => TmfResponseCode::LUN_DOES_NOT_EXIST,
@@ -382,6 +402,9 @@ fn task_management(
             for unit in target.luns.values() {
                 unit.lu.reset(kind, Some(nexus.id));
             }
+            inner
+                .controls
+                .send_target(&target.name, nexus.id, Control::AbortTaskSet(None));
             if kind == ResetKind::TargetCold {
                 // A cold reset ends every session of the target (SAM-5 §6.3.4)
                 // once the response has gone out.

@@ -8,6 +8,7 @@ use super::*;
 /// [`StartError::Backend`] naming the LUN, [`StartError::Credentials`].
 pub(super) fn build_targets(
     config: &Config,
+    controls: &Arc<Controls>,
 ) -> Result<HashMap<String, Arc<TargetState>>, StartError> {
     let mut targets = HashMap::new();
     let port_groups = Arc::new(port_groups(config));
@@ -52,6 +53,12 @@ pub(super) fn build_targets(
             lu_config.read_only = l.read_only;
             lu_config.lbppbe = l.lbppbe();
             lu_config.port_groups = Some(port_groups.clone());
+            if let Some(lun) = Lun::from_index(l.id) {
+                lu_config.task_sets = Some(Arc::new(SessionTaskSets {
+                    controls: controls.clone(),
+                    lun,
+                }));
+            }
             lu_config.background = Some(Arc::new(Sanitizer {
                 rate: l.sanitize_rate,
             }));
@@ -327,7 +334,7 @@ id = 0
 size = "1M"
 "#;
         let config = Config::parse(text, "t.toml").unwrap();
-        let targets = build_targets(&config).unwrap();
+        let targets = build_targets(&config, &Arc::default()).unwrap();
         let own = &targets["iqn.2026-11.x:own"];
         let reach = CopyReach::of(targets.values(), own, "iqn.2026-11.x:me");
         let naa = |t: &str, lun: u16| targets[t].luns[&lun].lu.config().naa;
