@@ -269,15 +269,18 @@ if [ -n "$DEV" ] && [ -n "$DEV2" ] && [ "$DEV" != "$DEV2" ]; then
     sg_persist --out --register --param-sark=0xb2 /dev/$DEV2 &&
     sg_persist --out --reserve --param-rk=0xb2 --prout-type=1 /dev/$DEV2 &&
     sg_persist --out --preempt-abort --param-rk=0xa1 --param-sark=0xb2 --prout-type=1 /dev/$DEV &&
+    # Path 2's next command meets REGISTRATIONS PREEMPTED (sg passes it on).
+    { sg_turs /dev/$DEV2 > $S/pa-ua.txt 2>&1; true; } &&
     sg_persist --in --read-keys /dev/$DEV2 &&
     sg_persist --in --read-reservation /dev/$DEV2
   } > $S/sg_persist-preempt-abort.txt 2>&1 || r=$?
   dd if=/dev/zero of=/dev/$DEV2 bs=4096 count=1 seek=1000 oflag=direct status=none 2> $S/pa-write2.txt && w2=1
   dd if=/dev/zero of=/dev/$DEV bs=4096 count=1 seek=1000 oflag=direct status=none 2> $S/pa-write1.txt && w1=1
   sg_persist --out --clear --param-rk=0xa1 /dev/$DEV >> $S/sg_persist-preempt-abort.txt 2>&1
-  if [ $r = 0 ] && [ $w1 = 1 ] && [ $w2 = 0 ] && grep -q 'Key=0xa1' $S/sg_persist-preempt-abort.txt; then
-    pass "/dev/$DEV ($P) preempted /dev/$DEV2 ($P2): reservation key 0xa1 now, path 2's write refused, path 1's written"
-  else fail "rc $r, write path1=$w1 path2=$w2 (want 1, 0): $(tail -3 $S/sg_persist-preempt-abort.txt | tr '\n' ' ')"; fi
+  ua=$(grep -c -i 'registrations preempted' $S/pa-ua.txt)
+  if [ $r = 0 ] && [ $w1 = 1 ] && [ $w2 = 0 ] && [ "$ua" -ge 1 ] && grep -q 'Key=0xa1' $S/sg_persist-preempt-abort.txt; then
+    pass "/dev/$DEV ($P) preempted /dev/$DEV2 ($P2): path 2 told REGISTRATIONS PREEMPTED, reservation key 0xa1 now, path 2's write refused, path 1's written"
+  else fail "rc $r, write path1=$w1 path2=$w2 (want 1, 0), UA seen $ua: $(tail -3 $S/sg_persist-preempt-abort.txt | tr '\n' ' ')"; fi
 else fail "no second path: DEV=$DEV DEV2=$DEV2 $(tail -2 $S/login-p2.txt 2>/dev/null | tr '\n' ' ')"; fi
 iscsiadm -m node -T "$IQN_RAM" -p "$P2" --logout > /dev/null 2>&1
 
@@ -423,7 +426,7 @@ if login "$IQN_FILE" > $S/login-file.txt 2>&1 && DF=$(wait_disk "$IQN_FILE"); th
     if [ $frc = 0 ] && [ $fsck = 0 ]; then
       pass "host: $answer; the kernel saw $conn_errors connection errors and recovered the session; fio: $(fio_sum $S/fio-restart.json); fsck -f clean"
     else fail "host: $answer; fio exit $frc: $(tail -2 $S/fio-restart.txt | tr '\n' ' '); fsck exit $fsck"; fi
-    NAME="APTPL: the persistent reservation survives the target's crash (sg_persist --param-aptpl)"
+    NAME="APTPL, the persistent reservation survives the target's crash (sg_persist --param-aptpl)"
     { sg_persist --in --read-keys /dev/$DF && sg_persist --in --read-reservation /dev/$DF &&
       sg_persist --in --report-capabilities /dev/$DF; } >> $S/aptpl.txt 2>&1 || aptpl_rc=$?
     # "Persist Through Power Loss Active(PTPL_A): 1"
@@ -445,7 +448,7 @@ if login "$IQN_FILE" > $S/login-file.txt 2>&1 && DF=$(wait_disk "$IQN_FILE"); th
   else fail "host: $answer; session state $(session_state "$IQN_FILE")"; fi
 
   # ------------------------------------ online resize (config + SIGHUP)
-  NAME="online resize: the file LUN grows under the session (sg_readcap, rescan)"
+  NAME="online resize, the file LUN grows under the session (sg_readcap, rescan)"
   before=$(( $(cat /sys/block/$DF/size) / 2048 ))
   host grow-file; answer=$ANSWER
   # The next command meets CAPACITY DATA HAS CHANGED; sg_turs shows it.
