@@ -341,9 +341,15 @@ pub(crate) fn config_for(
             "[[portal]]\naddress = \"127.0.0.1:{port}\"\ngroup = {group}\n\n"
         );
     }
+    // NOP-In pings after 90 s of silence, not 30 s: iscsi-test-cu's
+    // Sanitize.Reset sleeps 60 s at a time without reading its socket, and
+    // with 30 + 30 s a ping went unanswered at about the moment it woke, so
+    // the connection was dropped or not by chance, and each drop cost the
+    // run another minute of reconnecting and sleeping.
     let _ = write!(
         out,
-        "[limits]\nheader_digest = \"allow\"\ndata_digest = \"allow\"\nshutdown_grace_s = 5\n"
+        "[limits]\nheader_digest = \"allow\"\ndata_digest = \"allow\"\nshutdown_grace_s = 5\n\
+         nop_in_interval_ms = 90000\n"
     );
     for t in targets {
         let _ = write!(
