@@ -468,6 +468,85 @@ if login "$IQN_FILE" > $S/login-file.txt 2>&1 && DF=$(wait_disk "$IQN_FILE"); th
   logout "$IQN_FILE" > /dev/null 2>&1
 else fail "$(tail -2 $S/login-file.txt | tr '\n' ' ')"; fi
 
+# ------------------------- dm-multipath over both portal groups with ALUA
+NAME="dm-multipath with ALUA over both portal groups survives the loss of the optimized path"
+# multipath-tools finds paths through udev: start it for this check.
+/lib/systemd/systemd-udevd --daemon > /dev/null 2>&1
+udevadm trigger > /dev/null 2>&1; udevadm settle -t 20
+modprobe dm_multipath; modprobe dm_round_robin; modprobe scsi_dh_alua
+for p in "$P" "$P2"; do
+  iscsiadm -m node -T "$IQN_RAM" -p "$p" -o new > /dev/null 2>&1
+  for kv in node.session.timeo.replacement_timeout=5 node.conn[0].timeo.noop_out_interval=2 \
+            node.conn[0].timeo.noop_out_timeout=2; do
+    iscsiadm -m node -T "$IQN_RAM" -p "$p" -o update -n "${kv%%=*}" -v "${kv#*=}"
+  done
+done
+cat > /etc/multipath.conf <<'CONF'
+defaults {
+  user_friendly_names yes
+  find_multipaths no
+  polling_interval 1
+}
+devices {
+  device {
+    vendor "RSISCSI"
+    product ".*"
+    path_grouping_policy group_by_prio
+    prio alua
+    hardware_handler "1 alua"
+    path_selector "round-robin 0"
+    path_checker tur
+    failback immediate
+    no_path_retry queue
+  }
+}
+CONF
+ok=0
+if iscsiadm -m node -T "$IQN_RAM" -p "$P" --login > $S/mp-login.txt 2>&1 \
+   && iscsiadm -m node -T "$IQN_RAM" -p "$P2" --login >> $S/mp-login.txt 2>&1; then
+  udevadm settle -t 20
+  M1=$(disk_via "$IQN_RAM" "$P"); M2=$(disk_via "$IQN_RAM" "$P2")
+  multipath -v2 > $S/mp-create.txt 2>&1
+  multipathd -d -s -v2 > $S/multipathd.log 2>&1 &
+  MPD=$!
+  sleep 3
+  multipath -ll > $S/mp-before.txt 2>&1
+  MAP=$(awk 'NR==1{print $1}' $S/mp-before.txt)
+  # The optimized path (group 1, prio 50) leads, the other waits (prio 10).
+  before=$(multipathd show paths format "%d %p %t %T" 2>/dev/null | tr -s ' ' | tr '\n' ';')
+  dd if=/dev/urandom of=/tmp/mp.dat bs=1M count=4 status=none
+  # The optimized path's portal is cut (in the guest's firewall); the
+  # write must go through on the other path.
+  nft add table inet cut && nft add chain inet cut out '{ type filter hook output priority 0; }' \
+    && nft add rule inet cut out ip daddr 10.0.2.2 tcp dport $PORT drop
+  t0=$(t)
+  dd if=/tmp/mp.dat of=/dev/mapper/$MAP bs=1M seek=64 oflag=direct status=none; wrc=$?
+  t1=$(t)
+  during=$(multipathd show paths format "%d %p %t %T" 2>/dev/null | tr -s ' ' | tr '\n' ';')
+  nft delete table inet cut
+  # Fail back: the path to group 1 comes back to work.
+  back=
+  for _ in $(seq 60); do
+    st=$(multipathd show paths format "%d %t %T" 2>/dev/null | awk -v d="$M1" '$1==d{print $2 "/" $3}')
+    [ "$st" = "active/ready" ] && { back=1; break; }
+    sleep 0.5
+  done
+  after=$(multipathd show paths format "%d %p %t %T" 2>/dev/null | tr -s ' ' | tr '\n' ';')
+  multipath -ll > $S/mp-after.txt 2>&1
+  dd if=/dev/mapper/$MAP bs=1M skip=64 count=4 iflag=direct status=none | cmp -s - /tmp/mp.dat; same=$?
+  echo "paths $M1 ($P) $M2 ($P2); before: $before during: $during after: $after; write rc $wrc in $t0..$t1 s; read back same=$same" > $S/mp-summary.txt
+  case "$before" in *"$M1 50 active ready"*"$M2 10 active ready"*|*"$M2 10 active ready"*"$M1 50 active ready"*) b=1 ;; *) b=0 ;; esac
+  case "$during" in *"$M1 "[0-9]*" failed faulty"*) d=1 ;; *) d=0 ;; esac
+  if [ -n "$MAP" ] && [ $b = 1 ] && [ $d = 1 ] && [ $wrc = 0 ] && [ -n "$back" ] && [ $same = 0 ]; then
+    pass "$MAP over $M1 (group 1, prio 50) and $M2 (group 2, prio 10); $P cut: $M1 failed, 4 MiB written through $M2 in $t0..$t1 s; restored: $M1 active/ready again ($after), data read back equal"
+  else fail "$(cat $S/mp-summary.txt)"; fi
+  multipath -F > /dev/null 2>&1
+  kill $MPD 2>/dev/null; wait $MPD 2>/dev/null
+else fail "login through both portals: $(tail -2 $S/mp-login.txt | tr '\n' ' ')"; fi
+iscsiadm -m node -T "$IQN_RAM" -p "$P2" --logout > /dev/null 2>&1
+logout "$IQN_RAM" > /dev/null 2>&1
+udevadm control --exit > /dev/null 2>&1
+
 # -------------------------------------------- no session left on the target
 NAME="no session left after logout"
 iscsiadm -m node -U all > /dev/null 2>&1

@@ -98,6 +98,8 @@ const MODULES: &[&str] = &[
     "target_core_user",
     "dm_multipath",
     "dm_round_robin",
+    "dm_service_time",
+    "scsi_dh_alua",
     "nf_tables",
     "nft_chain_nat",
     "nft_nat",

@@ -54,10 +54,17 @@ pub(crate) fn run(build: bool, quick: bool) -> Result<String> {
         let path = binary
             .as_ref()
             .ok_or("no iscsi-target binary (see the build step)")?;
-        let t = OurTarget::start_serving(path, &dir, &LINUX_TARGETS, 1, "info")?;
+        let t = OurTarget::start_serving(
+            path,
+            &dir,
+            &LINUX_TARGETS,
+            // Portal group 2 is the non-optimized path of dm-multipath.
+            &["active_non_optimized"],
+            "info",
+        )?;
         let port = t.port();
         let detail = format!(
-            "pid {} on 127.0.0.1:{port} and :{} (portal groups 1 and 2; the guest dials 10.0.2.2), config {}",
+            "pid {} on 127.0.0.1:{port} and :{} (portal groups 1 active/optimized, 2 active/non-optimized; the guest dials 10.0.2.2), config {}",
             t.pid(),
             t.exposed().extra_ports.first().copied().unwrap_or(0),
             dir.join("target.toml").display()
