@@ -231,7 +231,7 @@ async fn a_lun_grows_under_a_live_session() {
     ));
     // The configuration read again: a bigger LUN is applied, a smaller
     // one is not.
-    let mut config = small();
+    let mut config = server.config();
     config.targets[0].luns[0].size = Some(192 << 20);
     let changes = server.reload(&config);
     assert_eq!(changes.len(), 1, "{changes:?}");

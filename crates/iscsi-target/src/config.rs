@@ -11,6 +11,10 @@ use iscsi_scsi::data::AccessState;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod save;
+
+pub use save::{render, write_atomically};
+
 /// The IQN of the embedded default target.
 pub const DEFAULT_TARGET: &str = "iqn.2026-11.rs.iscsi:ram0";
 /// The portal of the embedded default.
@@ -106,8 +110,9 @@ pub struct TargetConfig {
     pub name: String,
     /// TargetAlias.
     pub alias: Option<String>,
-    /// Initiator names allowed to log in; empty allows all.
-    pub allow: Vec<String>,
+    /// The ACL: initiator names allowed to log in. `None` (no `allow`
+    /// key) admits every initiator; `Some([])` admits none.
+    pub allow: Option<Vec<String>>,
     /// CHAP the initiator must pass.
     pub chap: Option<ChapCredentials>,
     /// The target's credentials for mutual CHAP.
@@ -216,6 +221,26 @@ pub struct Config {
     /// [`Config::load`] puts it beside the file: `target.toml` keeps them
     /// in `target.pr/`. `None` (the embedded default): APTPL is refused.
     pub pr_dir: Option<PathBuf>,
+    /// The file it was read from ([`Config::load`]); where `config_save`
+    /// writes.
+    pub path: Option<PathBuf>,
+    /// The admin interface's Unix socket (`[admin] socket`). `None`: the
+    /// default, [`default_admin_socket`]; an empty path: none.
+    pub admin_socket: Option<PathBuf>,
+}
+
+/// Where the admin interface listens unless told otherwise:
+/// `/run/iscsi-target/admin.sock` for root, else
+/// `$XDG_RUNTIME_DIR/iscsi-target/admin.sock`; `None` for a user without
+/// a runtime directory.
+#[must_use]
+pub fn default_admin_socket() -> Option<PathBuf> {
+    if rustix::process::geteuid().is_root() {
+        return Some(PathBuf::from("/run/iscsi-target/admin.sock"));
+    }
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|d| !d.is_empty())
+        .map(|d| PathBuf::from(d).join("iscsi-target/admin.sock"))
 }
 
 impl Config {
@@ -232,7 +257,7 @@ impl Config {
             targets: vec![TargetConfig {
                 name: DEFAULT_TARGET.to_owned(),
                 alias: Some("ram0".to_owned()),
-                allow: Vec::new(),
+                allow: None,
                 chap: None,
                 mutual_chap: None,
                 luns: vec![LunConfig::memory(0, DEFAULT_SIZE)],
@@ -241,6 +266,8 @@ impl Config {
             discovery_chap: None,
             discovery_mutual_chap: None,
             pr_dir: None,
+            path: None,
+            admin_socket: None,
         }
     }
 
@@ -257,6 +284,7 @@ impl Config {
         })?;
         let mut config = Self::parse(&text, &path.display().to_string())?;
         config.pr_dir = Some(path.with_extension("pr"));
+        config.path = Some(path.to_owned());
         Ok(config)
     }
 
@@ -316,6 +344,14 @@ struct RawConfig {
     discovery: Option<RawDiscovery>,
     #[serde(default)]
     target: Vec<RawTarget>,
+    #[serde(default)]
+    admin: Option<RawAdmin>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    socket: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -374,8 +410,7 @@ struct RawDiscovery {
 struct RawTarget {
     name: Spanned<String>,
     alias: Option<String>,
-    #[serde(default)]
-    allow: Vec<String>,
+    allow: Option<Spanned<Vec<String>>>,
     chap: Option<Spanned<RawChap>>,
     mutual_chap: Option<Spanned<RawChap>>,
     #[serde(default)]
@@ -408,6 +443,69 @@ struct RawLun {
     read_only: bool,
     serial: Option<String>,
     product: Option<String>,
+}
+
+/// Checks an iSCSI name (RFC 7143 §4.2.7): `iqn.`, `eui.` or `naa.`
+/// format, at most 223 bytes, no spaces or control characters.
+///
+/// # Errors
+/// What is wrong, naming the value.
+pub fn check_iscsi_name(name: &str) -> Result<(), String> {
+    let prefixed = name.starts_with("iqn.") || name.starts_with("eui.") || name.starts_with("naa.");
+    if !prefixed || name.len() > 223 || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{name:?} is not an iSCSI name (iqn., eui. or naa., at most 223 bytes, no spaces)"
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `bytes` in the largest binary unit that divides it exactly
+/// (`1G`, `64M`, `512K`), else as a number of bytes; [`parse_size`] reads
+/// it back.
+#[must_use]
+pub fn format_size(bytes: u64) -> String {
+    for (unit, shift) in [("T", 40), ("G", 30), ("M", 20), ("K", 10)] {
+        if bytes != 0 && bytes.trailing_zeros() >= shift {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
+impl LunConfig {
+    /// Checks what the configuration file checks of a LUN: the number,
+    /// the block sizes, a size that is a positive multiple of the block
+    /// size, a size for a RAM LUN.
+    ///
+    /// # Errors
+    /// What is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        if self.id > 16383 {
+            return Err(format!("LUN {} is outside 0..=16383", self.id));
+        }
+        if !matches!(self.block_size, 512 | 4096) {
+            return Err(format!("block size {} is not 512 or 4096", self.block_size));
+        }
+        let ratio = self.physical_block_size / self.block_size;
+        if !self.physical_block_size.is_multiple_of(self.block_size)
+            || !ratio.is_power_of_two()
+            || ratio > 1 << 15
+        {
+            return Err(format!(
+                "physical block size {} is not the {}-byte block size times a power of two up to 32768",
+                self.physical_block_size, self.block_size
+            ));
+        }
+        match self.size {
+            None if self.backing == Backing::Memory => Err("a memory LUN needs a size".to_owned()),
+            Some(size) if size == 0 || size % u64::from(self.block_size) != 0 => Err(format!(
+                "{size} bytes is not a positive multiple of the {}-byte block size",
+                self.block_size
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Parses `1024`, `64M`, `1G`, `1.5T`, `512K`, `4096B` (binary units).
@@ -673,16 +771,8 @@ impl RawConfig {
         for (ti, t) in self.target.into_iter().enumerate() {
             let key = format!("target[{ti}]");
             let name = t.name.get_ref().clone();
-            if !(name.starts_with("iqn.") || name.starts_with("eui.") || name.starts_with("naa."))
-                || name.len() > 223
-            {
-                return ctx.err(
-                    Some(t.name.span()),
-                    format!("{key}.name"),
-                    format!(
-                        "{name:?} is not an iSCSI name (iqn., eui. or naa., at most 223 bytes)"
-                    ),
-                );
+            if let Err(message) = check_iscsi_name(&name) {
+                return ctx.err(Some(t.name.span()), format!("{key}.name"), message);
             }
             if targets.iter().any(|o| o.name == name) {
                 return ctx.err(
@@ -840,7 +930,17 @@ impl RawConfig {
             targets.push(TargetConfig {
                 name,
                 alias: t.alias,
-                allow: t.allow,
+                allow: match t.allow {
+                    None => None,
+                    Some(list) => {
+                        let span = list.span();
+                        let list = list.into_inner();
+                        if let Some(bad) = list.iter().find_map(|n| check_iscsi_name(n).err()) {
+                            return ctx.err(Some(span), format!("{key}.allow"), bad);
+                        }
+                        Some(list)
+                    }
+                },
                 chap: chap_creds,
                 mutual_chap: mutual,
                 luns,
@@ -856,6 +956,8 @@ impl RawConfig {
             discovery_chap,
             discovery_mutual_chap,
             pr_dir: None,
+            path: None,
+            admin_socket: self.admin.and_then(|a| a.socket).map(PathBuf::from),
         })
     }
 }
@@ -969,6 +1071,11 @@ mod tests {
         assert_eq!(parse_size("64MiB"), Ok(64 << 20));
         assert_eq!(parse_size("1.5K"), Ok(1536));
         assert_eq!(parse_size("4096"), Ok(4096));
+        for bytes in [1 << 30, 64 << 20, 1536, 4096, 3 << 40, 1000] {
+            assert_eq!(parse_size(&format_size(bytes)), Ok(bytes), "{bytes}");
+        }
+        assert_eq!(format_size(64 << 20), "64M");
+        assert_eq!(format_size(1000), "1000");
         assert!(parse_size("-1G").is_err());
         assert!(parse_size("lots").is_err());
     }

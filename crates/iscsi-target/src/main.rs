@@ -2,14 +2,18 @@
 //!
 //! With no arguments it serves the embedded default: target
 //! `iqn.2026-11.rs.iscsi:ram0`, one 1 GiB RAM LUN 0 on 127.0.0.1:3260.
+//! `iscsi-target ctl METHOD [key=value ...]` talks to a running one's
+//! admin interface.
+
+mod ctl;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use iscsi_login::{ChapCredentials, Secret};
-use iscsi_target::config::{Backing, Config, LunConfig, Portal, parse_size};
+use iscsi_target::config::{Backing, Config, LunConfig, Portal, default_admin_socket, parse_size};
 use iscsi_target::server::Server;
 
 /// mimalloc keeps freed buffers for reuse; with glibc's malloc each 128 KiB
@@ -19,7 +23,30 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Serve block storage over iSCSI (RFC 7143).
 #[derive(Parser, Debug)]
-#[command(name = "iscsi-target", version, about, long_about = None)]
+#[command(
+    name = "iscsi-target",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: Args,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Call a running target's admin interface (JSON-RPC on its Unix
+    /// socket): targets, LUNs, ACLs, CHAP, portals, sessions, the saved
+    /// configuration.
+    Ctl(ctl::CtlArgs),
+}
+
+/// Serving.
+#[derive(clap::Args, Debug)]
 struct Args {
     /// TOML configuration (see target.example.toml). Without it, the
     /// embedded default: iqn.2026-11.rs.iscsi:ram0 with a 1 GiB RAM LUN.
@@ -55,6 +82,12 @@ struct Args {
     /// Accept CHAP secrets shorter than 12 bytes.
     #[arg(long)]
     allow_short_secrets: bool,
+    /// Serve the admin interface (JSON-RPC 2.0, `iscsi-target ctl`) on this
+    /// Unix socket, mode 0600; `none` turns it off [default: the
+    /// configuration's `[admin] socket`, else /run/iscsi-target/admin.sock
+    /// as root, $XDG_RUNTIME_DIR/iscsi-target/admin.sock otherwise].
+    #[arg(long, env = "ISCSI_TARGET_ADMIN_SOCKET")]
+    admin_socket: Option<PathBuf>,
     /// Log filter (tracing EnvFilter syntax), e.g. info, debug, iscsi_target=trace.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
@@ -168,7 +201,11 @@ fn main() -> ExitCode {
     if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
         eprintln!("iscsi-target: cannot turn off transparent huge pages ({e}); continuing");
     }
-    let args = Args::parse();
+    let cli = Cli::parse();
+    if let Some(Command::Ctl(ctl)) = &cli.command {
+        return ctl::run(ctl);
+    }
+    let args = cli.serve;
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -200,6 +237,11 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if let Err(e) = serve_admin(&args, &config, &server) {
+            eprintln!("iscsi-target: {e}");
+            let _ = server.shutdown().await;
+            return ExitCode::FAILURE;
+        }
         for t in &config.targets {
             for addr in server.addresses() {
                 let host = match addr {
@@ -224,6 +266,38 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// Starts the admin interface where the command line, the configuration
+/// or the default says. A socket named on purpose that cannot be served is
+/// an error; the default one only a warning (another target may hold it).
+fn serve_admin(args: &Args, config: &Config, server: &Server) -> Result<(), String> {
+    let named = args
+        .admin_socket
+        .clone()
+        .or_else(|| config.admin_socket.clone());
+    let explicit = named.is_some();
+    let Some(path) = named.or_else(default_admin_socket) else {
+        eprintln!("iscsi-target: no admin interface (no XDG_RUNTIME_DIR; give --admin-socket)");
+        return Ok(());
+    };
+    if path.as_os_str().is_empty() || path.as_os_str() == "none" {
+        return Ok(());
+    }
+    match server.serve_admin(&path) {
+        Ok(()) => {
+            eprintln!("iscsi-target: admin interface on {}", path.display());
+            Ok(())
+        }
+        Err(e) if explicit => Err(format!("admin socket {}: {e}", path.display())),
+        Err(e) => {
+            eprintln!(
+                "iscsi-target: no admin interface: {}: {e} (give --admin-socket to choose another)",
+                path.display()
+            );
+            Ok(())
+        }
+    }
 }
 
 /// What a signal asks for.
@@ -270,7 +344,7 @@ fn reload(args: &Args, server: &Server) {
     let changes = server.reload(&config);
     if changes.is_empty() {
         eprintln!(
-            "iscsi-target: SIGHUP: {} read again; no LUN size changed (only LUN sizes apply live, the rest at the next start)",
+            "iscsi-target: SIGHUP: {} read again; nothing changed",
             path.display()
         );
     }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -24,50 +24,131 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
-use crate::config::{Backing, Config, Portal};
+use crate::config::{Backing, Config, Limits, Portal};
 use crate::connection::{Connection, ConnectionConfig, Deployment, Event as ConnEvent};
 use crate::engine::{EngineConfig, ScsiTask, SendTargetsEntry};
 
+mod admin;
 mod driver;
 mod live;
 mod units;
 
-pub use live::{ReloadChange, ResizeError};
+pub use live::{AdminError, LunSummary, ReloadChange, ResizeError, SessionSummary, TargetSummary};
 
 use driver::connection;
-use units::{CopyReach, auth_config, build_targets};
+use units::{
+    CopyReach, auth_config, build_target, build_targets, build_unit,
+    forget_persistent_reservations, port_groups, stand_in,
+};
 
 /// A logical unit as the server holds it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Unit {
     lu: Arc<LogicalUnit>,
     /// Memory-backed units run commands on the connection's task (they are
     /// quicker than a thread hand-off); file-backed ones on the blocking pool.
     inline: bool,
+    /// Where its blocks live.
+    backing: Backing,
+    /// The 64 MiB RAM unit that stands in for a LUN 0 the configuration
+    /// does not name (SAM-5 §4.6.5: LUN 0 must exist); `lun_add` of LUN 0
+    /// replaces it.
+    stand_in: bool,
 }
 
+/// A target as the server holds it. What the admin interface changes
+/// (ACL, CHAP, LUNs) sits behind locks: a login reads the ACL and CHAP
+/// when it starts, a command looks its LUN up when it arrives.
 #[derive(Debug)]
 struct TargetState {
     name: String,
     alias: Option<String>,
-    allow: Vec<String>,
-    auth: AuthConfig,
-    luns: BTreeMap<u16, Unit>,
+    /// The ACL; `None` admits every initiator.
+    allow: RwLock<Option<Vec<String>>>,
+    auth: RwLock<AuthConfig>,
+    luns: RwLock<BTreeMap<u16, Unit>>,
     removed: AtomicBool,
+}
+
+/// Reads through a lock a panicking writer left poisoned: every writer
+/// here replaces whole values, so what it guards is never half-written.
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// See [`read`].
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// See [`read`].
+fn lock<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    lock.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl TargetState {
     fn lun_ids(&self) -> Vec<u16> {
-        self.luns.keys().copied().collect()
+        read(&self.luns).keys().copied().collect()
+    }
+
+    /// The unit of LUN `id` now.
+    fn unit(&self, id: u16) -> Option<Unit> {
+        read(&self.luns).get(&id).cloned()
+    }
+
+    /// Every unit now.
+    fn units(&self) -> Vec<Unit> {
+        read(&self.luns).values().cloned().collect()
+    }
+
+    /// Whether the ACL admits `initiator`.
+    fn admits(&self, initiator: &str) -> bool {
+        read(&self.allow)
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|a| a == initiator))
+    }
+
+    fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Acquire)
     }
 }
 
-/// A session the server knows: how to end it.
+/// A session the server knows: how to end it, and once logged in, what
+/// `session_list` shows of it.
 #[derive(Debug)]
 struct SessionEntry {
     tsih: Tsih,
     target: Option<String>,
     kill: watch::Sender<bool>,
+    info: Option<Arc<SessionInfo>>,
+}
+
+/// A logged-in session's parameters, connection and counters.
+#[derive(Debug)]
+struct SessionInfo {
+    params: SessionParams,
+    peer: SocketAddr,
+    portal: Portal,
+    /// When it logged in, ms since the server started.
+    since_ms: u64,
+    control: mpsc::UnboundedSender<Control>,
+    counters: Arc<SessionCounters>,
+}
+
+/// What one session did, counted by its connection's driver.
+#[derive(Debug, Default)]
+struct SessionCounters {
+    /// SCSI commands completed.
+    commands: AtomicU64,
+    /// Bytes sent to the initiator (Data-In).
+    read_bytes: AtomicU64,
+    /// Bytes received from the initiator (Data-Out and immediate data).
+    write_bytes: AtomicU64,
+    /// Commands that ended in CHECK CONDITION.
+    check_conditions: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -75,57 +156,63 @@ struct Sessions {
     by_key: HashMap<(String, Isid), SessionEntry>,
 }
 
-/// What one session's connection is asked to do by another session.
+/// What one session's connection is asked to do by another session or
+/// the operator.
 #[derive(Debug, Clone, Copy)]
 enum Control {
     /// Abort the tasks for this LUN (`None`: every LUN); see
     /// [`Connection::abort_task_set`].
     AbortTaskSet(Option<Lun>),
+    /// Ask the initiator to log out within this many seconds; see
+    /// [`Connection::request_logout`].
+    RequestLogout(u16),
 }
 
-/// Every logged-in connection by nexus id: its target and how to reach
-/// its driver. Shared by the server and the units' [`TaskSets`].
+/// Every logged-in connection by nexus id: its target, its nexus and how
+/// to reach its driver. Shared by the server and the units' [`TaskSets`].
 #[derive(Debug, Default)]
 struct Controls {
     by_nexus: Mutex<HashMap<u64, Reach>>,
 }
 
-/// A connection's target, and its driver's control channel.
-type Reach = (Arc<str>, mpsc::UnboundedSender<Control>);
+/// A connection's target and nexus, and its driver's control channel.
+type Reach = (Arc<str>, Nexus, mpsc::UnboundedSender<Control>);
 
 impl Controls {
-    fn register(&self, nexus: u64, target: &str, tx: mpsc::UnboundedSender<Control>) {
-        if let Ok(mut m) = self.by_nexus.lock() {
-            m.insert(nexus, (Arc::from(target), tx));
-        }
+    fn register(&self, nexus: &Nexus, target: &str, tx: mpsc::UnboundedSender<Control>) {
+        lock(&self.by_nexus).insert(nexus.id, (Arc::from(target), nexus.clone(), tx));
     }
 
     fn forget(&self, nexus: u64) {
-        if let Ok(mut m) = self.by_nexus.lock() {
-            m.remove(&nexus);
-        }
+        lock(&self.by_nexus).remove(&nexus);
     }
 
     /// Sends `control` to the connections of `nexuses`.
     fn send(&self, nexuses: &[u64], control: Control) {
-        if let Ok(m) = self.by_nexus.lock() {
-            for id in nexuses {
-                if let Some((_, tx)) = m.get(id) {
-                    let _ = tx.send(control);
-                }
+        let m = lock(&self.by_nexus);
+        for id in nexuses {
+            if let Some((_, _, tx)) = m.get(id) {
+                let _ = tx.send(control);
             }
         }
     }
 
     /// Sends `control` to every connection of `target` but `except`'s.
     fn send_target(&self, target: &str, except: u64, control: Control) {
-        if let Ok(m) = self.by_nexus.lock() {
-            for (id, (t, tx)) in m.iter() {
-                if *id != except && &**t == target {
-                    let _ = tx.send(control);
-                }
+        for (id, (t, _, tx)) in lock(&self.by_nexus).iter() {
+            if *id != except && &**t == target {
+                let _ = tx.send(control);
             }
         }
+    }
+
+    /// The nexuses logged in to `target` now.
+    fn nexuses_of(&self, target: &str) -> Vec<Nexus> {
+        lock(&self.by_nexus)
+            .values()
+            .filter(|(t, _, _)| &**t == target)
+            .map(|(_, n, _)| n.clone())
+            .collect()
     }
 }
 
@@ -144,20 +231,41 @@ impl TaskSets for SessionTaskSets {
     }
 }
 
+/// A bound portal and its accept loop.
+#[derive(Debug)]
+struct Listening {
+    /// As configured (port 0 stays 0).
+    configured: Portal,
+    /// As bound.
+    bound: Portal,
+    task: tokio::task::JoinHandle<()>,
+}
+
 #[derive(Debug)]
 struct Inner {
-    config: Config,
-    targets: HashMap<String, Arc<TargetState>>,
+    limits: Limits,
+    /// The running configuration: the file (or default) as started, with
+    /// every change made since (admin interface, SIGHUP).
+    config: Mutex<Config>,
+    /// Serializes changes, so the running configuration and the units
+    /// stay in step.
+    changes: Mutex<()>,
+    targets: RwLock<HashMap<String, Arc<TargetState>>>,
+    port_groups: Arc<TargetPortGroups>,
     controls: Arc<Controls>,
-    discovery_auth: AuthConfig,
+    discovery_auth: RwLock<AuthConfig>,
     sessions: Mutex<Sessions>,
     connections: AtomicUsize,
     accepting: AtomicBool,
     next_tsih: AtomicU16,
     next_nexus: AtomicU64,
+    portals: Mutex<Vec<Listening>>,
     send_targets: Mutex<Vec<SendTargetsEntry>>,
     started: Instant,
     shutdown: watch::Sender<bool>,
+    runtime: tokio::runtime::Handle,
+    /// The admin interface's socket, when served.
+    admin: Mutex<Option<admin::AdminSocket>>,
 }
 
 impl Inner {
@@ -166,7 +274,63 @@ impl Inner {
     }
 
     fn session_count(&self) -> usize {
-        self.sessions.lock().map_or(0, |s| s.by_key.len())
+        lock(&self.sessions).by_key.len()
+    }
+
+    fn target(&self, name: &str) -> Option<Arc<TargetState>> {
+        read(&self.targets).get(name).cloned()
+    }
+
+    /// Every target, removed ones too.
+    fn all_targets(&self) -> Vec<Arc<TargetState>> {
+        read(&self.targets).values().cloned().collect()
+    }
+
+    /// What SendTargets answers from now on: every target that is not
+    /// removed, at every bound portal.
+    fn refresh_send_targets(&self) {
+        let addresses: Vec<String> = lock(&self.portals)
+            .iter()
+            .map(|l| address_text(l.bound.address, l.bound.group))
+            .collect();
+        let mut names: Vec<String> = read(&self.targets)
+            .values()
+            .filter(|t| !t.is_removed())
+            .map(|t| t.name.clone())
+            .collect();
+        names.sort();
+        *lock(&self.send_targets) = names
+            .into_iter()
+            .map(|name| SendTargetsEntry::new(name, addresses.clone()))
+            .collect();
+    }
+
+    /// Binds `portal` and starts accepting on it.
+    fn listen(self: &Arc<Self>, portal: Portal) -> Result<Portal, StartError> {
+        let listen = |source| StartError::Listen {
+            address: portal.address,
+            source,
+        };
+        let std_listener = std::net::TcpListener::bind(portal.address).map_err(listen)?;
+        std_listener.set_nonblocking(true).map_err(listen)?;
+        let bound = Portal {
+            address: std_listener.local_addr().map_err(listen)?,
+            ..portal
+        };
+        let listener = {
+            let _guard = self.runtime.enter();
+            TcpListener::from_std(std_listener).map_err(listen)?
+        };
+        info!(address = %bound.address, group = bound.group, "listening");
+        let task = self
+            .runtime
+            .spawn(accept_loop(self.clone(), listener, bound));
+        lock(&self.portals).push(Listening {
+            configured: portal,
+            bound,
+            task,
+        });
+        Ok(bound)
     }
 }
 
@@ -175,7 +339,7 @@ impl Inner {
     /// a TSIH and the session's kill switch, or `None` when no session can be
     /// added (0x0302).
     fn register_session(&self, params: &SessionParams) -> Option<(Tsih, watch::Receiver<bool>)> {
-        let mut sessions = self.sessions.lock().ok()?;
+        let mut sessions = lock(&self.sessions);
         let key = (params.initiator_name.clone(), params.isid);
         // Session reinstatement (RFC 7143 §6.3.5): a new login with the same
         // InitiatorName and ISID and TSIH 0 closes the old session.
@@ -183,7 +347,7 @@ impl Inner {
             info!(initiator = %params.initiator_name, isid = %params.isid, "session reinstatement: closing the old session");
             let _ = old.kill.send(true);
         }
-        if sessions.by_key.len() >= self.config.limits.max_sessions {
+        if sessions.by_key.len() >= self.limits.max_sessions {
             return None;
         }
         let mut tsih = Tsih(0);
@@ -204,6 +368,7 @@ impl Inner {
                 tsih,
                 target: params.target_name.clone(),
                 kill,
+                info: None,
             },
         );
         Some((tsih, rx))
@@ -212,17 +377,28 @@ impl Inner {
     /// Forgets a session when its connection ends, unless a reinstatement
     /// already replaced it.
     fn unregister_session(&self, initiator: &str, isid: Isid, tsih: Tsih) {
-        if let Ok(mut sessions) = self.sessions.lock() {
-            let key = (initiator.to_owned(), isid);
-            if sessions.by_key.get(&key).is_some_and(|e| e.tsih == tsih) {
-                sessions.by_key.remove(&key);
-            }
+        let mut sessions = lock(&self.sessions);
+        let key = (initiator.to_owned(), isid);
+        if sessions.by_key.get(&key).is_some_and(|e| e.tsih == tsih) {
+            sessions.by_key.remove(&key);
+        }
+    }
+
+    /// Records what `session_list` shows of a session whose login
+    /// completed.
+    fn session_logged_in(&self, initiator: &str, isid: Isid, tsih: Tsih, info: Arc<SessionInfo>) {
+        if let Some(e) = lock(&self.sessions)
+            .by_key
+            .get_mut(&(initiator.to_owned(), isid))
+            && e.tsih == tsih
+        {
+            e.info = Some(info);
         }
     }
 
     /// The settings of a new connection on `portal`.
     fn connection_config(&self, portal: Portal) -> ConnectionConfig {
-        let limits = &self.config.limits;
+        let limits = &self.limits;
         let mut operational = OperationalConfig::default();
         operational.header_digest = limits.header_digest;
         operational.data_digest = limits.data_digest;
@@ -240,11 +416,7 @@ impl Inner {
             queue_depth: limits.queue_depth,
             nop_in_interval_ms: limits.nop_in_interval_ms,
             nop_in_timeout_ms: limits.nop_in_timeout_ms,
-            send_targets: self
-                .send_targets
-                .lock()
-                .map(|s| s.clone())
-                .unwrap_or_default(),
+            send_targets: lock(&self.send_targets).clone(),
         };
         ConnectionConfig::new(login, engine, limits.login_timeout_ms)
     }
@@ -300,8 +472,6 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct Server {
     inner: Arc<Inner>,
-    addresses: Vec<SocketAddr>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 fn address_text(addr: SocketAddr, group: u16) -> String {
@@ -320,74 +490,53 @@ impl Server {
     /// that cannot be used together, an address that cannot be bound.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         let controls = Arc::new(Controls::default());
-        let targets = build_targets(&config, &controls)?;
+        let port_groups = Arc::new(port_groups(&config));
+        let targets = build_targets(&config, &controls, &port_groups)?;
         let discovery_auth = auth_config(
             config.discovery_chap.as_ref(),
             config.discovery_mutual_chap.as_ref(),
             "discovery",
         )?;
         let (shutdown, _) = watch::channel(false);
-        let mut listeners = Vec::new();
-        for portal in &config.portals {
-            let listen = |source| StartError::Listen {
-                address: portal.address,
-                source,
-            };
-            let listener = TcpListener::bind(portal.address).await.map_err(listen)?;
-            let bound = listener.local_addr().map_err(listen)?;
-            listeners.push((
-                listener,
-                Portal {
-                    address: bound,
-                    ..*portal
-                },
-            ));
-        }
-        let addresses: Vec<SocketAddr> = listeners.iter().map(|(_, p)| p.address).collect();
-        let mut names: Vec<&String> = targets.keys().collect();
-        names.sort();
-        let send_targets = names
-            .iter()
-            .map(|name| {
-                SendTargetsEntry::new(
-                    name.as_str(),
-                    listeners
-                        .iter()
-                        .map(|(_, p)| address_text(p.address, p.group))
-                        .collect(),
-                )
-            })
-            .collect();
+        let portals = config.portals.clone();
         let inner = Arc::new(Inner {
-            config,
-            targets,
+            limits: config.limits.clone(),
+            config: Mutex::new(config),
+            changes: Mutex::new(()),
+            targets: RwLock::new(targets),
+            port_groups,
             controls,
-            discovery_auth,
+            discovery_auth: RwLock::new(discovery_auth),
             sessions: Mutex::new(Sessions::default()),
             connections: AtomicUsize::new(0),
             accepting: AtomicBool::new(true),
             next_tsih: AtomicU16::new(1),
             next_nexus: AtomicU64::new(1),
-            send_targets: Mutex::new(send_targets),
+            portals: Mutex::new(Vec::new()),
+            send_targets: Mutex::new(Vec::new()),
             started: Instant::now(),
             shutdown,
+            runtime: tokio::runtime::Handle::current(),
+            admin: Mutex::new(None),
         });
-        let mut tasks = Vec::new();
-        for (listener, portal) in listeners {
-            info!(address = %portal.address, group = portal.group, "listening");
-            tasks.push(tokio::spawn(accept_loop(inner.clone(), listener, portal)));
+        for portal in portals {
+            if let Err(e) = inner.listen(portal) {
+                inner.stop_listening();
+                return Err(e);
+            }
         }
-        Ok(Self {
-            inner,
-            addresses,
-            tasks,
-        })
+        inner.refresh_send_targets();
+        Ok(Self { inner })
     }
 
-    /// The bound portal addresses.
+    /// The bound portal addresses, in the order of the configuration and
+    /// then of `portal_add`.
     #[must_use]
-    pub fn addresses(&self) -> &[SocketAddr] {
-        &self.addresses
+    pub fn addresses(&self) -> Vec<SocketAddr> {
+        lock(&self.inner.portals)
+            .iter()
+            .map(|l| l.bound.address)
+            .collect()
     }
 
     /// Sessions logged in now.
@@ -396,21 +545,15 @@ impl Server {
         self.inner.session_count()
     }
 
-    /// Takes a target out of service: new logins get 0x0204 (target
-    /// removed), its sessions are closed, SendTargets stops listing it.
+    /// Takes a target out of service at once: new logins get 0x0204
+    /// (target removed), its sessions are closed, SendTargets stops
+    /// listing it. [`Server::delete_target`] asks the sessions to log out
+    /// first.
     pub fn remove_target(&self, name: &str) {
-        if let Some(t) = self.inner.targets.get(name) {
+        if let Some(t) = self.inner.target(name) {
             t.removed.store(true, Ordering::Release);
-            if let Ok(mut st) = self.inner.send_targets.lock() {
-                st.retain(|e| e.name != name);
-            }
-            if let Ok(sessions) = self.inner.sessions.lock() {
-                for s in sessions.by_key.values() {
-                    if s.target.as_deref() == Some(name) {
-                        let _ = s.kill.send(true);
-                    }
-                }
-            }
+            self.inner.refresh_send_targets();
+            self.inner.close_sessions_of(name);
         }
     }
 
@@ -421,28 +564,27 @@ impl Server {
     /// # Errors
     /// A backend that failed to flush.
     pub async fn shutdown(self) -> io::Result<()> {
-        let grace = Duration::from_secs(u64::from(self.inner.config.limits.shutdown_grace_s));
+        let grace = Duration::from_secs(u64::from(self.inner.limits.shutdown_grace_s));
         self.inner.accepting.store(false, Ordering::Release);
+        if let Some(admin) = lock(&self.inner.admin).take() {
+            admin.close();
+        }
         let _ = self.inner.shutdown.send(true);
         let deadline = Instant::now() + grace;
         while self.inner.session_count() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        if let Ok(sessions) = self.inner.sessions.lock() {
-            for s in sessions.by_key.values() {
-                let _ = s.kill.send(true);
-            }
+        for s in lock(&self.inner.sessions).by_key.values() {
+            let _ = s.kill.send(true);
         }
         let until = Instant::now() + Duration::from_secs(2);
         while self.inner.connections.load(Ordering::Acquire) > 0 && Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        for task in &self.tasks {
-            task.abort();
-        }
+        self.inner.stop_listening();
         let mut result = Ok(());
-        for t in self.inner.targets.values() {
-            for unit in t.luns.values() {
+        for t in self.inner.all_targets() {
+            for unit in t.units() {
                 if let Err(e) = unit.lu.flush() {
                     warn!(target = %t.name, error = %e, "flush failed");
                     result = Err(e);
@@ -451,6 +593,24 @@ impl Server {
         }
         info!("shut down");
         result
+    }
+}
+
+impl Inner {
+    /// Stops every accept loop (their listeners close).
+    fn stop_listening(&self) {
+        for l in lock(&self.portals).drain(..) {
+            l.task.abort();
+        }
+    }
+
+    /// Closes every session of `target` now.
+    fn close_sessions_of(&self, target: &str) {
+        for s in lock(&self.sessions).by_key.values() {
+            if s.target.as_deref() == Some(target) {
+                let _ = s.kill.send(true);
+            }
+        }
     }
 }
 

@@ -24,7 +24,7 @@ fn config() -> Config {
     ));
     let mut private = config.targets[0].clone();
     private.name = PRIVATE.to_owned();
-    private.allow = vec!["iqn.2026-11.rs.iscsi:someone-else".to_owned()];
+    private.allow = Some(vec!["iqn.2026-11.rs.iscsi:someone-else".to_owned()]);
     config.targets.push(secure);
     config.targets.push(private);
     config

@@ -99,6 +99,22 @@ impl TargetPortGroups {
             .map_or(AccessState::ActiveOptimized, |g| g.state)
     }
 
+    /// Adds `group` unless a group with its id exists; returns whether it
+    /// was added. Units report it from their next REPORT TARGET PORT
+    /// GROUPS on (a port group added to a running target).
+    pub fn add_group(&self, group: TargetPortGroup) -> bool {
+        let mut groups = self
+            .groups
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if groups.iter().any(|g| g.id == group.id) {
+            return false;
+        }
+        groups.push(group);
+        groups.sort_by_key(|g| g.id);
+        true
+    }
+
     /// Sets group `id` to `state` (an implicit change, e.g. by the
     /// operator): every nexus of every unit gets the unit attention.
     ///

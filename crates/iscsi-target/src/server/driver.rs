@@ -20,14 +20,14 @@ impl TargetPolicy for Site<'_> {
     }
 
     fn connection_limit_reached(&self) -> bool {
-        self.inner.connections.load(Ordering::Acquire) > self.inner.config.limits.max_connections
+        self.inner.connections.load(Ordering::Acquire) > self.inner.limits.max_connections
     }
 
     fn target(&self, name: &str) -> TargetLookup {
-        match self.inner.targets.get(name) {
-            Some(t) if t.removed.load(Ordering::Acquire) => TargetLookup::Removed,
+        match self.inner.target(name) {
+            Some(t) if t.is_removed() => TargetLookup::Removed,
             Some(t) => TargetLookup::Found {
-                auth: t.auth.clone(),
+                auth: read(&t.auth).clone(),
                 alias: t.alias.clone(),
             },
             None => TargetLookup::NotFound,
@@ -36,29 +36,29 @@ impl TargetPolicy for Site<'_> {
 
     fn authorize(&self, target: &str, initiator: &str) -> bool {
         self.inner
-            .targets
-            .get(target)
-            .is_some_and(|t| t.allow.is_empty() || t.allow.iter().any(|a| a == initiator))
+            .target(target)
+            .is_some_and(|t| t.admits(initiator))
     }
 
     fn discovery_auth(&self) -> AuthConfig {
-        self.inner.discovery_auth.clone()
+        read(&self.inner.discovery_auth).clone()
     }
 
     fn session_exists(&self, initiator: &str, isid: Isid, tsih: Tsih) -> bool {
-        self.inner.sessions.lock().is_ok_and(|s| {
-            s.by_key
-                .get(&(initiator.to_owned(), isid))
-                .is_some_and(|e| e.tsih == tsih)
-        })
+        lock(&self.inner.sessions)
+            .by_key
+            .get(&(initiator.to_owned(), isid))
+            .is_some_and(|e| e.tsih == tsih)
     }
 }
 
 impl Deployment for Site<'_> {
     fn data_out_len(&self, lun: Lun, cdb: &[u8], command: &Command) -> usize {
-        self.target
-            .as_ref()
-            .and_then(|t| lun.index().and_then(|i| t.luns.get(&i)))
+        let (Some(t), Some(i)) = (&self.target, lun.index()) else {
+            return 0;
+        };
+        read(&t.luns)
+            .get(&i)
             .map_or(0, |u| u.lu.data_out_buffer_size(cdb, command))
     }
 }
@@ -92,8 +92,6 @@ struct Driver<'a> {
     buf: BytesMut,
     /// The I_T nexus, once logged in.
     nexus: Option<Nexus>,
-    /// The units an EXTENDED COPY from this session may name.
-    reach: Arc<CopyReach>,
     /// The registered session: InitiatorName, ISID, TSIH.
     registered: Option<(String, Isid, Tsih)>,
     /// The session's kill switch (reinstatement, target removal, reset).
@@ -102,6 +100,8 @@ struct Driver<'a> {
     done: mpsc::UnboundedSender<(Itt, Response)>,
     /// How other sessions reach this one (registered with the nexus).
     control: mpsc::UnboundedSender<Control>,
+    /// What the session did (`session_list`).
+    counters: Arc<SessionCounters>,
 }
 
 impl Driver<'_> {
@@ -137,41 +137,44 @@ impl Driver<'_> {
                 },
                 ConnEvent::LoggedIn(p) => {
                     info!(%peer, initiator = %p.initiator_name, target = p.target_name.as_deref().unwrap_or("(discovery)"), tsih = p.tsih.0, "logged in");
-                    self.site.target = p
-                        .target_name
-                        .as_ref()
-                        .and_then(|n| inner.targets.get(n))
-                        .cloned();
+                    self.site.target = p.target_name.as_deref().and_then(|n| inner.target(n));
                     let nexus = Nexus::new(
                         inner.next_nexus.fetch_add(1, Ordering::Relaxed),
                         format!("{},i,0x{}", p.initiator_name, p.isid),
                         self.portal.group,
                     );
                     if let Some(t) = &self.site.target {
-                        for unit in t.luns.values() {
-                            unit.lu.add_nexus(&nexus);
-                        }
+                        // Registered before the units are read: a LUN added
+                        // meanwhile either is among them or finds the nexus
+                        // registered (`lun_add`).
                         inner
                             .controls
-                            .register(nexus.id, &t.name, self.control.clone());
-                        self.reach =
-                            Arc::new(CopyReach::of(inner.targets.values(), t, &p.initiator_name));
+                            .register(&nexus, &t.name, self.control.clone());
+                        for unit in t.units() {
+                            unit.lu.add_nexus(&nexus);
+                        }
+                    }
+                    if let Some((initiator, isid, tsih)) = &self.registered {
+                        inner.session_logged_in(
+                            initiator,
+                            *isid,
+                            *tsih,
+                            Arc::new(SessionInfo {
+                                params: (*p).clone(),
+                                peer,
+                                portal: self.portal,
+                                since_ms: inner.now_ms(),
+                                control: self.control.clone(),
+                                counters: self.counters.clone(),
+                            }),
+                        );
                     }
                     self.nexus = Some(nexus);
                 }
                 ConnEvent::LoginFailed { status, reason } => {
                     info!(%peer, status = %status, %reason, "login refused");
                 }
-                ConnEvent::Execute(task) => match &self.nexus {
-                    Some(nexus) => execute(
-                        &mut self.conn,
-                        self.site.target.as_ref(),
-                        (nexus, &self.reach),
-                        task,
-                        &self.done,
-                    ),
-                    None => self.conn.complete(task.itt, &lun_not_supported(&task.cdb)),
-                },
+                ConnEvent::Execute(task) => self.execute(task),
                 ConnEvent::TaskManagement { itt, function, lun } => {
                     let response =
                         self.nexus
@@ -199,7 +202,7 @@ impl Driver<'_> {
             self.inner.controls.forget(nexus.id);
         }
         if let (Some(nexus), Some(t)) = (&self.nexus, &self.site.target) {
-            for unit in t.luns.values() {
+            for unit in t.units() {
                 unit.lu.nexus_lost(nexus.id);
             }
         }
@@ -242,15 +245,15 @@ pub(super) async fn connection(
         },
         buf: BytesMut::with_capacity(256 * 1024),
         nexus: None,
-        reach: Arc::default(),
         registered: None,
         // No session yet: a kill switch that never fires (its sender is gone).
         kill: watch::channel(false).1,
         done,
         control,
+        counters: Arc::default(),
     };
     let mut shutdown = inner.shutdown.subscribe();
-    let grace = inner.config.limits.shutdown_grace_s;
+    let grace = inner.limits.shutdown_grace_s;
     let result: io::Result<()> = loop {
         let sleep_until = d
             .conn
@@ -266,6 +269,7 @@ pub(super) async fn connection(
             Some((itt, response)) = done_rx.recv() => d.conn.complete(itt, &response),
             Some(control) = control_rx.recv() => match control {
                 Control::AbortTaskSet(lun) => d.conn.abort_task_set(lun),
+                Control::RequestLogout(seconds) => d.conn.request_logout(seconds),
             },
             () = sleep_or_pending(sleep_until) => d.conn.handle_timeout(inner.now_ms()),
             Ok(()) = shutdown.changed() => d.conn.request_logout(grace),
@@ -296,47 +300,68 @@ async fn sleep_or_pending(until: Option<tokio::time::Instant>) {
     }
 }
 
-fn execute(
-    conn: &mut Connection,
-    target: Option<&Arc<TargetState>>,
-    (nexus, reach): (&Nexus, &Arc<CopyReach>),
-    task: ScsiTask,
-    done: &mpsc::UnboundedSender<(Itt, Response)>,
-) {
-    let Some(target) = target else {
-        conn.complete(task.itt, &lun_not_supported(&task.cdb));
-        return;
-    };
-    if matches!(task.command, Some(Command::ReportLuns { .. })) {
-        conn.complete(task.itt, &report_luns(&target.lun_ids(), &task.cdb));
-        return;
+impl Driver<'_> {
+    /// Runs a SCSI command: on the connection's task for RAM units, on the
+    /// blocking pool for the others and for long commands.
+    fn execute(&mut self, task: ScsiTask) {
+        let (Some(nexus), Some(target)) = (&self.nexus, &self.site.target) else {
+            self.conn.complete(task.itt, &lun_not_supported(&task.cdb));
+            return;
+        };
+        if matches!(task.command, Some(Command::ReportLuns { .. })) {
+            self.conn
+                .complete(task.itt, &report_luns(&target.lun_ids(), &task.cdb));
+            return;
+        }
+        let Some(unit) = task.lun.index().and_then(|i| target.unit(i)) else {
+            self.conn.complete(task.itt, &lun_not_supported(&task.cdb));
+            return;
+        };
+        // A copy or a sanitize moves up to gigabytes: never on the
+        // connection's task. A copy may name the units the session's
+        // initiator could reach itself, as they are now.
+        let copy = matches!(task.command, Some(Command::ExtendedCopy { .. }));
+        let long = copy || matches!(task.command, Some(Command::Sanitize { .. }));
+        let reach = if copy {
+            let initiator = self.registered.as_ref().map_or("", |(i, _, _)| i.as_str());
+            CopyReach::of(&self.inner.all_targets(), target, initiator)
+        } else {
+            CopyReach::default()
+        };
+        if unit.inline && !long {
+            let response = unit
+                .lu
+                .execute(&request(nexus, &task).with_copy_targets(&reach));
+            log_backend_error(nexus, &task, &response);
+            count(&self.counters, &task, &response);
+            self.conn.complete(task.itt, &response);
+        } else {
+            let nexus = nexus.clone();
+            let done = self.done.clone();
+            let counters = self.counters.clone();
+            tokio::task::spawn_blocking(move || {
+                let response = unit
+                    .lu
+                    .execute(&request(&nexus, &task).with_copy_targets(&reach));
+                log_backend_error(&nexus, &task, &response);
+                count(&counters, &task, &response);
+                let _ = done.send((task.itt, response));
+            });
+        }
     }
-    let Some(unit) = task.lun.index().and_then(|i| target.luns.get(&i)) else {
-        conn.complete(task.itt, &lun_not_supported(&task.cdb));
-        return;
-    };
-    // A copy or a sanitize moves up to gigabytes: never on the
-    // connection's task.
-    let long = matches!(
-        task.command,
-        Some(Command::ExtendedCopy { .. } | Command::Sanitize { .. })
-    );
-    if unit.inline && !long {
-        let response = unit
-            .lu
-            .execute(&request(nexus, &task).with_copy_targets(reach.as_ref()));
-        log_backend_error(nexus, &task, &response);
-        conn.complete(task.itt, &response);
-    } else {
-        let lu = unit.lu.clone();
-        let nexus = nexus.clone();
-        let reach = reach.clone();
-        let done = done.clone();
-        tokio::task::spawn_blocking(move || {
-            let response = lu.execute(&request(&nexus, &task).with_copy_targets(reach.as_ref()));
-            log_backend_error(&nexus, &task, &response);
-            let _ = done.send((task.itt, response));
-        });
+}
+
+/// Counts a completed command in its session's counters.
+fn count(counters: &SessionCounters, task: &ScsiTask, response: &Response) {
+    counters.commands.fetch_add(1, Ordering::Relaxed);
+    counters
+        .write_bytes
+        .fetch_add(task.data_out.len() as u64, Ordering::Relaxed);
+    counters
+        .read_bytes
+        .fetch_add(response.data.len() as u64, Ordering::Relaxed);
+    if response.status == iscsi_scsi::Status::CHECK_CONDITION {
+        counters.check_conditions.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -377,7 +402,7 @@ fn task_management(
         return TmfResponseCode::FUNCTION_REJECTED;
     };
     match function {
-        TmfFunction::LOGICAL_UNIT_RESET => match lun.index().and_then(|i| target.luns.get(&i)) {
+        TmfFunction::LOGICAL_UNIT_RESET => match lun.index().and_then(|i| target.unit(i)) {
             Some(unit) => {
                 // Every nexus, the issuing one too, gets the unit attention
                 // (SAM-5 §7.7; LIO does the same, multipath initiators rely on it).
@@ -399,7 +424,7 @@ fn task_management(
             } else {
                 ResetKind::TargetWarm
             };
-            for unit in target.luns.values() {
+            for unit in target.units() {
                 unit.lu.reset(kind, Some(nexus.id));
             }
             inner
@@ -408,15 +433,13 @@ fn task_management(
             if kind == ResetKind::TargetCold {
                 // A cold reset ends every session of the target (SAM-5 §6.3.4)
                 // once the response has gone out.
-                if let Ok(sessions) = inner.sessions.lock() {
-                    for s in sessions.by_key.values() {
-                        if s.target.as_deref() == Some(target.name.as_str()) {
-                            let kill = s.kill.clone();
-                            tokio::spawn(async move {
-                                tokio::time::sleep(Duration::from_millis(100)).await;
-                                let _ = kill.send(true);
-                            });
-                        }
+                for s in lock(&inner.sessions).by_key.values() {
+                    if s.target.as_deref() == Some(target.name.as_str()) {
+                        let kill = s.kill.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            let _ = kill.send(true);
+                        });
                     }
                 }
             }

@@ -2,126 +2,172 @@
 
 use super::*;
 
-/// Builds the logical units of the configuration.
+/// Builds the targets and logical units of the configuration.
 ///
 /// # Errors
 /// [`StartError::Backend`] naming the LUN, [`StartError::Credentials`].
 pub(super) fn build_targets(
     config: &Config,
     controls: &Arc<Controls>,
+    port_groups: &Arc<TargetPortGroups>,
 ) -> Result<HashMap<String, Arc<TargetState>>, StartError> {
     let mut targets = HashMap::new();
-    let port_groups = Arc::new(port_groups(config));
     for t in &config.targets {
-        let mut luns = BTreeMap::new();
-        let mut lun_configs = t.luns.clone();
-        if !lun_configs.iter().any(|l| l.id == 0) {
-            // LUN 0 must exist (SAM-5 §4.6.5): a small RAM LUN stands in.
-            lun_configs.insert(0, crate::config::LunConfig::memory(0, 64 << 20));
-        }
-        for l in &lun_configs {
-            let (backend, inline): (Arc<dyn BlockBackend>, bool) = match &l.backing {
-                Backing::Memory => {
-                    let disk = MemoryBackend::new(
-                        l.size.unwrap_or(crate::config::DEFAULT_SIZE),
-                        l.block_size,
-                    )
-                    .map_err(|source| StartError::Backend {
-                        target: t.name.clone(),
-                        lun: l.id,
-                        source,
-                    })?;
-                    let disk = if l.read_only { disk.read_only() } else { disk };
-                    (Arc::new(disk), true)
-                }
-                Backing::File(path) => {
-                    let disk = FileBackend::open(path, l.size, l.block_size, l.read_only).map_err(
-                        |source| StartError::Backend {
-                            target: t.name.clone(),
-                            lun: l.id,
-                            source,
-                        },
-                    )?;
-                    (Arc::new(disk), false)
-                }
-            };
-            let serial = l
-                .serial
-                .clone()
-                .unwrap_or_else(|| format!("{:08X}{:04X}", fnv32(&t.name), l.id));
-            let mut lu_config = LuConfig::new(t.name.clone(), serial);
-            lu_config.read_only = l.read_only;
-            lu_config.lbppbe = l.lbppbe();
-            lu_config.port_groups = Some(port_groups.clone());
-            if let Some(lun) = Lun::from_index(l.id) {
-                lu_config.task_sets = Some(Arc::new(SessionTaskSets {
-                    controls: controls.clone(),
-                    lun,
-                }));
-            }
-            lu_config.background = Some(Arc::new(Sanitizer {
-                rate: l.sanitize_rate,
-            }));
-            lu_config.product = l.product.clone().unwrap_or_else(|| match l.backing {
-                Backing::Memory => "RAMDISK".to_owned(),
-                Backing::File(_) => "FILEDISK".to_owned(),
-            });
-            let store = config
-                .pr_dir
-                .as_ref()
-                .map(|dir| FilePrStore::new(dir, &t.name, l.id));
-            if let Some(store) = &store {
-                lu_config.pr_store = Some(Arc::new(store.clone()));
-            }
-            let lu = LogicalUnit::new(backend, lu_config);
-            if let Some(store) = &store {
-                let failed = |message: String| StartError::PersistentReservations {
-                    target: t.name.clone(),
-                    lun: l.id,
-                    path: store.path.clone(),
-                    message,
-                };
-                match std::fs::read_to_string(&store.path) {
-                    Ok(text) => {
-                        lu.restore_persistent_reservations(&text).map_err(failed)?;
-                        info!(target = %t.name, lun = l.id, path = %store.path.display(), "persistent reservations restored (APTPL)");
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(failed(e.to_string())),
-                }
-            }
-            luns.insert(
-                l.id,
-                Unit {
-                    lu: Arc::new(lu),
-                    inline,
-                },
-            );
-        }
-        let auth = auth_config(
-            t.chap.as_ref(),
-            t.mutual_chap.as_ref(),
-            &format!("target {}", t.name),
-        )?;
-        targets.insert(
-            t.name.clone(),
-            Arc::new(TargetState {
-                name: t.name.clone(),
-                alias: t.alias.clone(),
-                allow: t.allow.clone(),
-                auth,
-                luns,
-                removed: AtomicBool::new(false),
-            }),
-        );
+        let state = build_target(config.pr_dir.as_deref(), t, controls, port_groups)?;
+        targets.insert(t.name.clone(), Arc::new(state));
     }
     Ok(targets)
+}
+
+/// Builds one target and its units; LUN 0 gets a stand-in when `t` has
+/// none.
+///
+/// # Errors
+/// [`StartError::Backend`] naming the LUN, [`StartError::Credentials`].
+pub(super) fn build_target(
+    pr_dir: Option<&std::path::Path>,
+    t: &crate::config::TargetConfig,
+    controls: &Arc<Controls>,
+    port_groups: &Arc<TargetPortGroups>,
+) -> Result<TargetState, StartError> {
+    let mut luns = BTreeMap::new();
+    for l in &t.luns {
+        luns.insert(l.id, build_unit(pr_dir, &t.name, l, controls, port_groups)?);
+    }
+    if let std::collections::btree_map::Entry::Vacant(e) = luns.entry(0) {
+        e.insert(stand_in(&t.name, controls, port_groups)?);
+    }
+    let auth = auth_config(
+        t.chap.as_ref(),
+        t.mutual_chap.as_ref(),
+        &format!("target {}", t.name),
+    )?;
+    Ok(TargetState {
+        name: t.name.clone(),
+        alias: t.alias.clone(),
+        allow: RwLock::new(t.allow.clone()),
+        auth: RwLock::new(auth),
+        luns: RwLock::new(luns),
+        removed: AtomicBool::new(false),
+    })
+}
+
+/// The unit that stands in for an unconfigured LUN 0 (SAM-5 §4.6.5: LUN 0
+/// must exist): 64 MiB of RAM, allocated as it is written.
+pub(super) fn stand_in(
+    target: &str,
+    controls: &Arc<Controls>,
+    port_groups: &Arc<TargetPortGroups>,
+) -> Result<Unit, StartError> {
+    let mut unit = build_unit(
+        None,
+        target,
+        &crate::config::LunConfig::memory(0, 64 << 20),
+        controls,
+        port_groups,
+    )?;
+    unit.stand_in = true;
+    Ok(unit)
+}
+
+/// Opens (or creates) one LUN's backend and builds its unit; with
+/// `pr_dir`, restores the persistent reservations kept there (APTPL).
+///
+/// # Errors
+/// [`StartError::Backend`], [`StartError::PersistentReservations`].
+pub(super) fn build_unit(
+    pr_dir: Option<&std::path::Path>,
+    target: &str,
+    l: &crate::config::LunConfig,
+    controls: &Arc<Controls>,
+    port_groups: &Arc<TargetPortGroups>,
+) -> Result<Unit, StartError> {
+    let backend_error = |source| StartError::Backend {
+        target: target.to_owned(),
+        lun: l.id,
+        source,
+    };
+    let (backend, inline): (Arc<dyn BlockBackend>, bool) = match &l.backing {
+        Backing::Memory => {
+            let disk =
+                MemoryBackend::new(l.size.unwrap_or(crate::config::DEFAULT_SIZE), l.block_size)
+                    .map_err(backend_error)?;
+            let disk = if l.read_only { disk.read_only() } else { disk };
+            (Arc::new(disk), true)
+        }
+        Backing::File(path) => {
+            let disk = FileBackend::open(path, l.size, l.block_size, l.read_only)
+                .map_err(backend_error)?;
+            (Arc::new(disk), false)
+        }
+    };
+    let serial = l
+        .serial
+        .clone()
+        .unwrap_or_else(|| format!("{:08X}{:04X}", fnv32(target), l.id));
+    let mut lu_config = LuConfig::new(target.to_owned(), serial);
+    lu_config.read_only = l.read_only;
+    lu_config.lbppbe = l.lbppbe();
+    lu_config.port_groups = Some(port_groups.clone());
+    if let Some(lun) = Lun::from_index(l.id) {
+        lu_config.task_sets = Some(Arc::new(SessionTaskSets {
+            controls: controls.clone(),
+            lun,
+        }));
+    }
+    lu_config.background = Some(Arc::new(Sanitizer {
+        rate: l.sanitize_rate,
+    }));
+    lu_config.product = l.product.clone().unwrap_or_else(|| match l.backing {
+        Backing::Memory => "RAMDISK".to_owned(),
+        Backing::File(_) => "FILEDISK".to_owned(),
+    });
+    let store = pr_dir.map(|dir| FilePrStore::new(dir, target, l.id));
+    if let Some(store) = &store {
+        lu_config.pr_store = Some(Arc::new(store.clone()));
+    }
+    let lu = LogicalUnit::new(backend, lu_config);
+    if let Some(store) = &store {
+        let failed = |message: String| StartError::PersistentReservations {
+            target: target.to_owned(),
+            lun: l.id,
+            path: store.path.clone(),
+            message,
+        };
+        match std::fs::read_to_string(&store.path) {
+            Ok(text) => {
+                lu.restore_persistent_reservations(&text).map_err(failed)?;
+                info!(target, lun = l.id, path = %store.path.display(), "persistent reservations restored (APTPL)");
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(failed(e.to_string())),
+        }
+    }
+    Ok(Unit {
+        lu: Arc::new(lu),
+        inline,
+        backing: l.backing.clone(),
+        stand_in: false,
+    })
+}
+
+/// Forgets the persistent reservations a removed LUN kept (APTPL), so a
+/// LUN added later under its number starts without them.
+pub(super) fn forget_persistent_reservations(
+    pr_dir: Option<&std::path::Path>,
+    target: &str,
+    lun: u16,
+) -> io::Result<()> {
+    match pr_dir {
+        Some(dir) => FilePrStore::new(dir, target, lun).save(None),
+        None => Ok(()),
+    }
 }
 
 /// The target port groups (ALUA) of the server: one per portal group tag,
 /// its one relative target port the tag itself (the LUNs' VPD page 83h
 /// reports both as the tag), in the state its portals give.
-fn port_groups(config: &Config) -> TargetPortGroups {
+pub(super) fn port_groups(config: &Config) -> TargetPortGroups {
     let mut groups: Vec<TargetPortGroup> = Vec::new();
     for p in &config.portals {
         if !groups.iter().any(|g| g.id == p.group) {
@@ -177,7 +223,8 @@ impl CopyReach {
         own: &TargetState,
         initiator: &str,
     ) -> Self {
-        let same_chap = |other: &TargetState| match (&other.auth.chap, &own.auth.chap) {
+        let own_chap = read(&own.auth).chap.clone();
+        let same_chap = |other: &TargetState| match (&read(&other.auth).chap, &own_chap) {
             (None, _) => true,
             (Some(theirs), Some(ours)) => {
                 theirs.user == ours.user && theirs.secret.ct_eq(&ours.secret)
@@ -187,11 +234,9 @@ impl CopyReach {
         let mut units = Vec::new();
         for t in targets {
             let reachable = std::ptr::eq(t.as_ref(), own)
-                || (!t.removed.load(Ordering::Acquire)
-                    && (t.allow.is_empty() || t.allow.iter().any(|a| a == initiator))
-                    && same_chap(t));
+                || (!t.is_removed() && t.admits(initiator) && same_chap(t));
             if reachable {
-                units.extend(t.luns.values().map(|u| (u.lu.config().naa, u.lu.clone())));
+                units.extend(t.units().into_iter().map(|u| (u.lu.config().naa, u.lu)));
             }
         }
         Self { units }
@@ -334,10 +379,11 @@ id = 0
 size = "1M"
 "#;
         let config = Config::parse(text, "t.toml").unwrap();
-        let targets = build_targets(&config, &Arc::default()).unwrap();
+        let groups = Arc::new(port_groups(&config));
+        let targets = build_targets(&config, &Arc::default(), &groups).unwrap();
         let own = &targets["iqn.2026-11.x:own"];
         let reach = CopyReach::of(targets.values(), own, "iqn.2026-11.x:me");
-        let naa = |t: &str, lun: u16| targets[t].luns[&lun].lu.config().naa;
+        let naa = |t: &str, lun: u16| targets[t].unit(lun).unwrap().lu.config().naa;
         for (t, lun, reachable) in [
             ("iqn.2026-11.x:own", 0, true),
             ("iqn.2026-11.x:own", 1, true),
