@@ -227,6 +227,9 @@ pub struct Config {
     /// The admin interface's Unix socket (`[admin] socket`). `None`: the
     /// default, [`default_admin_socket`]; an empty path: none.
     pub admin_socket: Option<PathBuf>,
+    /// Where to serve metrics in the Prometheus text format
+    /// (`[metrics] listen`, `http://ADDRESS/metrics`); `None`: nowhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Where the admin interface listens unless told otherwise:
@@ -268,6 +271,7 @@ impl Config {
             pr_dir: None,
             path: None,
             admin_socket: None,
+            metrics: None,
         }
     }
 
@@ -346,6 +350,14 @@ struct RawConfig {
     target: Vec<RawTarget>,
     #[serde(default)]
     admin: Option<RawAdmin>,
+    #[serde(default)]
+    metrics: Option<RawMetrics>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -949,6 +961,22 @@ impl RawConfig {
         if targets.is_empty() {
             return ctx.err(None, "target", "at least one [[target]] is needed");
         }
+        let metrics = match self.metrics.and_then(|m| m.listen) {
+            None => None,
+            Some(listen) => match listen.get_ref().parse() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    return ctx.err(
+                        Some(listen.span()),
+                        "metrics.listen",
+                        format!(
+                            "{:?} is not an address:port (e.g. 127.0.0.1:9465)",
+                            listen.get_ref()
+                        ),
+                    );
+                }
+            },
+        };
         Ok(Config {
             portals,
             targets,
@@ -958,6 +986,7 @@ impl RawConfig {
             pr_dir: None,
             path: None,
             admin_socket: self.admin.and_then(|a| a.socket).map(PathBuf::from),
+            metrics,
         })
     }
 }

@@ -141,6 +141,24 @@ pub enum Event {
     },
 }
 
+/// What a [`Connection`] counts for metrics (RFC 4544 names in
+/// brackets).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionCounters {
+    /// PDUs whose header or data digest did not match
+    /// (iscsiInstSsnDigestErrors).
+    pub digest_errors: u64,
+    /// Framing and format errors, RFC 7143 §7.13
+    /// (iscsiInstSsnFormatErrors).
+    pub format_errors: u64,
+    /// Connections dropped because a NOP-In ping stayed unanswered
+    /// (iscsiInstSsnCxnTimeoutErrors).
+    pub timeouts: u64,
+    /// R2T PDUs sent.
+    pub r2ts: u64,
+}
+
 #[derive(Debug)]
 enum Phase {
     Login(Box<TargetLogin>),
@@ -163,6 +181,8 @@ pub struct Connection {
     transmit: Transmitter,
     events: VecDeque<Event>,
     closed: bool,
+    /// Counted since the last [`Connection::take_counters`].
+    counters: ConnectionCounters,
 }
 
 impl Connection {
@@ -189,6 +209,7 @@ impl Connection {
             transmit: Transmitter::new(),
             events: VecDeque::new(),
             closed: false,
+            counters: ConnectionCounters::default(),
         }
     }
 
@@ -248,6 +269,7 @@ impl Connection {
                                 // because the next PDU's start is unknown.
                                 engine.handle_malformed(frame.bhs_bytes(), &e);
                                 if e.is_format_error() {
+                                    self.counters.format_errors += 1;
                                     format_error = Some(e);
                                 }
                             }
@@ -264,6 +286,7 @@ impl Connection {
                     break;
                 }
                 Err(FrameError::DataDigest { header, .. }) => {
+                    self.counters.digest_errors += 1;
                     if let Phase::FullFeature(engine) = &mut self.phase {
                         engine.handle_data_digest_error(header, now_ms);
                         self.after_engine();
@@ -273,6 +296,11 @@ impl Connection {
                 }
                 Err(e) => {
                     debug_assert!(e.closes_connection());
+                    if matches!(e, FrameError::HeaderDigest { .. }) {
+                        self.counters.digest_errors += 1;
+                    } else {
+                        self.counters.format_errors += 1;
+                    }
                     if let (Phase::FullFeature(engine), Some(reason)) =
                         (&mut self.phase, e.reject_reason())
                     {
@@ -354,6 +382,12 @@ impl Connection {
                 reason: reason.into(),
             });
         }
+    }
+
+    /// What was counted since the last call, for metrics; the counts
+    /// start again from zero.
+    pub fn take_counters(&mut self) -> ConnectionCounters {
+        std::mem::take(&mut self.counters)
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called, ms.
@@ -479,6 +513,9 @@ impl Connection {
         let Phase::FullFeature(engine) = &mut self.phase else {
             return;
         };
+        let counted = engine.take_counters();
+        self.counters.r2ts += counted.r2ts;
+        self.counters.timeouts += counted.ping_timeouts;
         while let Some(p) = engine.poll_transmit() {
             self.transmit.queue(p);
         }

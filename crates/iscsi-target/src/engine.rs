@@ -72,6 +72,17 @@ impl Default for EngineConfig {
     }
 }
 
+/// What an [`Engine`] counts for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EngineCounters {
+    /// R2T PDUs sent.
+    pub r2ts: u64,
+    /// NOP-In pings left unanswered for the timeout: the connection was
+    /// dropped (RFC 4544 iscsiInstSsnCxnTimeoutErrors).
+    pub ping_timeouts: u64,
+}
+
 /// A SCSI command ready to run: all its Data-Out has arrived.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -196,6 +207,8 @@ pub struct Engine {
     ping: Option<(Ttt, u64)>,
     logout_requested: bool,
     closed: bool,
+    /// Counted since the last [`Engine::take_counters`].
+    counters: EngineCounters,
 }
 
 /// Bytes a Data-In PDU may carry: the initiator's MaxRecvDataSegmentLength,
@@ -226,6 +239,7 @@ impl Engine {
             ping: None,
             logout_requested: false,
             closed: false,
+            counters: EngineCounters::default(),
         }
     }
 
@@ -554,6 +568,7 @@ impl Engine {
             task.r2t_sn = task.r2t_sn.next();
         }
         for (offset, length, r2t_sn, lun) in new {
+            self.counters.r2ts += 1;
             let ttt = self.alloc_ttt();
             if let Some(task) = self.tasks.get_mut(&itt) {
                 task.r2ts.push(OpenR2t {
@@ -816,6 +831,12 @@ impl Engine {
         })
     }
 
+    /// What was counted since the last call (R2Ts sent, pings unanswered),
+    /// for metrics; the counts start again from zero.
+    pub fn take_counters(&mut self) -> EngineCounters {
+        std::mem::take(&mut self.counters)
+    }
+
     /// Time passed: send a NOP-In ping after an idle interval, close the
     /// connection when a ping stays unanswered (a dead peer).
     pub fn handle_timeout(&mut self, now_ms: u64) {
@@ -824,6 +845,7 @@ impl Engine {
         }
         match self.ping {
             Some((_, sent)) if now_ms >= sent + self.config.nop_in_timeout_ms => {
+                self.counters.ping_timeouts += 1;
                 self.close(format!(
                     "no answer to a NOP-In ping for {} ms",
                     self.config.nop_in_timeout_ms

@@ -88,6 +88,11 @@ struct Args {
     /// as root, $XDG_RUNTIME_DIR/iscsi-target/admin.sock otherwise].
     #[arg(long, env = "ISCSI_TARGET_ADMIN_SOCKET")]
     admin_socket: Option<PathBuf>,
+    /// Serve metrics in the Prometheus text format at
+    /// http://ADDRESS/metrics, e.g. 127.0.0.1:9465 [default: the
+    /// configuration's `[metrics] listen`, else none].
+    #[arg(long)]
+    metrics: Option<SocketAddr>,
     /// Log filter (tracing EnvFilter syntax), e.g. info, debug, iscsi_target=trace.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
@@ -241,6 +246,16 @@ fn main() -> ExitCode {
             eprintln!("iscsi-target: {e}");
             let _ = server.shutdown().await;
             return ExitCode::FAILURE;
+        }
+        if let Some(address) = args.metrics.or(config.metrics) {
+            match server.serve_metrics(address) {
+                Ok(bound) => eprintln!("iscsi-target: metrics at http://{bound}/metrics"),
+                Err(e) => {
+                    eprintln!("iscsi-target: metrics endpoint {address}: {e}");
+                    let _ = server.shutdown().await;
+                    return ExitCode::FAILURE;
+                }
+            }
         }
         for t in &config.targets {
             for addr in server.addresses() {

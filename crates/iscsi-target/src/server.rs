@@ -25,12 +25,15 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::config::{Backing, Config, Limits, Portal};
-use crate::connection::{Connection, ConnectionConfig, Deployment, Event as ConnEvent};
+use crate::connection::{
+    Connection, ConnectionConfig, ConnectionCounters, Deployment, Event as ConnEvent,
+};
 use crate::engine::{EngineConfig, ScsiTask, SendTargetsEntry};
 
 mod admin;
 mod driver;
 mod live;
+mod metrics;
 mod units;
 
 pub use live::{AdminError, LunSummary, ReloadChange, ResizeError, SessionSummary, TargetSummary};
@@ -50,6 +53,8 @@ struct Unit {
     inline: bool,
     /// Where its blocks live.
     backing: Backing,
+    /// Its counters (metrics).
+    metrics: Arc<metrics::UnitMetrics>,
     /// The 64 MiB RAM unit that stands in for a LUN 0 the configuration
     /// does not name (SAM-5 §4.6.5: LUN 0 must exist); `lun_add` of LUN 0
     /// replaces it.
@@ -266,6 +271,9 @@ struct Inner {
     runtime: tokio::runtime::Handle,
     /// The admin interface's socket, when served.
     admin: Mutex<Option<admin::AdminSocket>>,
+    metrics: Arc<metrics::Metrics>,
+    /// The metrics endpoint, when served.
+    metrics_endpoint: Mutex<Option<metrics::MetricsEndpoint>>,
 }
 
 impl Inner {
@@ -491,7 +499,8 @@ impl Server {
     pub async fn start(config: Config) -> Result<Self, StartError> {
         let controls = Arc::new(Controls::default());
         let port_groups = Arc::new(port_groups(&config));
-        let targets = build_targets(&config, &controls, &port_groups)?;
+        let metrics = Arc::new(metrics::Metrics::default());
+        let targets = build_targets(&config, &controls, &port_groups, &metrics)?;
         let discovery_auth = auth_config(
             config.discovery_chap.as_ref(),
             config.discovery_mutual_chap.as_ref(),
@@ -518,6 +527,8 @@ impl Server {
             shutdown,
             runtime: tokio::runtime::Handle::current(),
             admin: Mutex::new(None),
+            metrics,
+            metrics_endpoint: Mutex::new(None),
         });
         for portal in portals {
             if let Err(e) = inner.listen(portal) {
@@ -582,6 +593,9 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         self.inner.stop_listening();
+        if let Some(endpoint) = lock(&self.inner.metrics_endpoint).take() {
+            endpoint.close();
+        }
         let mut result = Ok(());
         for t in self.inner.all_targets() {
             for unit in t.units() {

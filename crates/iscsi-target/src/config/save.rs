@@ -423,7 +423,11 @@ fn edit_lun(table: &mut Table, old: Option<&LunConfig>, new: &LunConfig) {
         value,
     );
     if was.sanitize_rate != new.sanitize_rate {
-        put(table, "sanitize_rate", value(format_size(new.sanitize_rate)));
+        put(
+            table,
+            "sanitize_rate",
+            value(format_size(new.sanitize_rate)),
+        );
     }
     set(
         table,

@@ -136,6 +136,7 @@ impl Driver<'_> {
                         .refuse_session(LoginStatus::OUT_OF_RESOURCES, "no session slot is free"),
                 },
                 ConnEvent::LoggedIn(p) => {
+                    inner.metrics.login(LoginStatus::SUCCESS);
                     info!(%peer, initiator = %p.initiator_name, target = p.target_name.as_deref().unwrap_or("(discovery)"), tsih = p.tsih.0, "logged in");
                     self.site.target = p.target_name.as_deref().and_then(|n| inner.target(n));
                     let nexus = Nexus::new(
@@ -172,10 +173,12 @@ impl Driver<'_> {
                     self.nexus = Some(nexus);
                 }
                 ConnEvent::LoginFailed { status, reason } => {
+                    inner.metrics.login(status);
                     info!(%peer, status = %status, %reason, "login refused");
                 }
                 ConnEvent::Execute(task) => self.execute(task),
                 ConnEvent::TaskManagement { itt, function, lun } => {
+                    inner.metrics.task_management(function);
                     let response =
                         self.nexus
                             .as_ref()
@@ -283,6 +286,10 @@ pub(super) async fn connection(
         while let Some(out) = d.conn.poll_transmit() {
             let _ = tx.send(out);
         }
+        let counted = d.conn.take_counters();
+        if counted != ConnectionCounters::default() {
+            inner.metrics.connection(counted);
+        }
         if d.conn.is_closed() {
             break Ok(());
         }
@@ -328,12 +335,14 @@ impl Driver<'_> {
         } else {
             CopyReach::default()
         };
+        let started = Instant::now();
         if unit.inline && !long {
             let response = unit
                 .lu
                 .execute(&request(nexus, &task).with_copy_targets(&reach));
             log_backend_error(nexus, &task, &response);
             count(&self.counters, &task, &response);
+            unit.metrics.count(&task, &response, started.elapsed());
             self.conn.complete(task.itt, &response);
         } else {
             let nexus = nexus.clone();
@@ -345,6 +354,7 @@ impl Driver<'_> {
                     .execute(&request(&nexus, &task).with_copy_targets(&reach));
                 log_backend_error(&nexus, &task, &response);
                 count(&counters, &task, &response);
+                unit.metrics.count(&task, &response, started.elapsed());
                 let _ = done.send((task.itt, response));
             });
         }
@@ -354,9 +364,10 @@ impl Driver<'_> {
 /// Counts a completed command in its session's counters.
 fn count(counters: &SessionCounters, task: &ScsiTask, response: &Response) {
     counters.commands.fetch_add(1, Ordering::Relaxed);
-    counters
-        .write_bytes
-        .fetch_add(task.data_out.len() as u64, Ordering::Relaxed);
+    counters.write_bytes.fetch_add(
+        task.data_out.iter().map(|b| b.len() as u64).sum::<u64>(),
+        Ordering::Relaxed,
+    );
     counters
         .read_bytes
         .fetch_add(response.data.len() as u64, Ordering::Relaxed);

@@ -282,7 +282,13 @@ impl Server {
             mutual_chap: None,
             luns: Vec::new(),
         };
-        let state = build_target(None, &config, &inner.controls, &inner.port_groups)?;
+        let state = build_target(
+            None,
+            &config,
+            &inner.controls,
+            &inner.port_groups,
+            &inner.metrics,
+        )?;
         write(&inner.targets).insert(name.to_owned(), Arc::new(state));
         lock(&inner.config).targets.push(config);
         inner.refresh_send_targets();
@@ -326,6 +332,7 @@ impl Server {
             config.pr_dir.clone()
         };
         for id in t.lun_ids() {
+            inner.metrics.forget_unit(name, id);
             if let Err(e) = forget_persistent_reservations(pr_dir.as_deref(), name, id) {
                 warn!(target = name, lun = id, error = %e, "cannot remove the LUN's persistent reservations file");
             }
@@ -450,6 +457,7 @@ impl Server {
             &lun,
             &inner.controls,
             &inner.port_groups,
+            &inner.metrics,
         )?;
         let lu = unit.lu.clone();
         write(&t.luns).insert(lun.id, unit);
@@ -500,8 +508,15 @@ impl Server {
         if t.unit(lun).is_none_or(|u| u.stand_in) {
             return Err(unknown());
         }
+        // Its series go; a stand-in LUN 0 starts its own.
+        inner.metrics.forget_unit(target, lun);
         let stand_in = if lun == 0 {
-            Some(stand_in(target, &inner.controls, &inner.port_groups)?)
+            Some(stand_in(
+                target,
+                &inner.controls,
+                &inner.port_groups,
+                &inner.metrics,
+            )?)
         } else {
             None
         };

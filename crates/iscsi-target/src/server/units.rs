@@ -10,10 +10,11 @@ pub(super) fn build_targets(
     config: &Config,
     controls: &Arc<Controls>,
     port_groups: &Arc<TargetPortGroups>,
+    metrics: &metrics::Metrics,
 ) -> Result<HashMap<String, Arc<TargetState>>, StartError> {
     let mut targets = HashMap::new();
     for t in &config.targets {
-        let state = build_target(config.pr_dir.as_deref(), t, controls, port_groups)?;
+        let state = build_target(config.pr_dir.as_deref(), t, controls, port_groups, metrics)?;
         targets.insert(t.name.clone(), Arc::new(state));
     }
     Ok(targets)
@@ -29,13 +30,17 @@ pub(super) fn build_target(
     t: &crate::config::TargetConfig,
     controls: &Arc<Controls>,
     port_groups: &Arc<TargetPortGroups>,
+    metrics: &metrics::Metrics,
 ) -> Result<TargetState, StartError> {
     let mut luns = BTreeMap::new();
     for l in &t.luns {
-        luns.insert(l.id, build_unit(pr_dir, &t.name, l, controls, port_groups)?);
+        luns.insert(
+            l.id,
+            build_unit(pr_dir, &t.name, l, controls, port_groups, metrics)?,
+        );
     }
     if let std::collections::btree_map::Entry::Vacant(e) = luns.entry(0) {
-        e.insert(stand_in(&t.name, controls, port_groups)?);
+        e.insert(stand_in(&t.name, controls, port_groups, metrics)?);
     }
     let auth = auth_config(
         t.chap.as_ref(),
@@ -58,6 +63,7 @@ pub(super) fn stand_in(
     target: &str,
     controls: &Arc<Controls>,
     port_groups: &Arc<TargetPortGroups>,
+    metrics: &metrics::Metrics,
 ) -> Result<Unit, StartError> {
     let mut unit = build_unit(
         None,
@@ -65,6 +71,7 @@ pub(super) fn stand_in(
         &crate::config::LunConfig::memory(0, 64 << 20),
         controls,
         port_groups,
+        metrics,
     )?;
     unit.stand_in = true;
     Ok(unit)
@@ -81,6 +88,7 @@ pub(super) fn build_unit(
     l: &crate::config::LunConfig,
     controls: &Arc<Controls>,
     port_groups: &Arc<TargetPortGroups>,
+    metrics: &metrics::Metrics,
 ) -> Result<Unit, StartError> {
     let backend_error = |source| StartError::Backend {
         target: target.to_owned(),
@@ -147,6 +155,7 @@ pub(super) fn build_unit(
         lu: Arc::new(lu),
         inline,
         backing: l.backing.clone(),
+        metrics: Arc::new(metrics.unit(target, l.id)),
         stand_in: false,
     })
 }
@@ -380,7 +389,8 @@ size = "1M"
 "#;
         let config = Config::parse(text, "t.toml").unwrap();
         let groups = Arc::new(port_groups(&config));
-        let targets = build_targets(&config, &Arc::default(), &groups).unwrap();
+        let targets =
+            build_targets(&config, &Arc::default(), &groups, &Default::default()).unwrap();
         let own = &targets["iqn.2026-11.x:own"];
         let reach = CopyReach::of(targets.values(), own, "iqn.2026-11.x:me");
         let naa = |t: &str, lun: u16| targets[t].unit(lun).unwrap().lu.config().naa;
