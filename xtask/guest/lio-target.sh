@@ -19,7 +19,9 @@ nft add table ip vmnat &&
 nft add chain ip vmnat pre '{ type nat hook prerouting priority -100; }' &&
 nft add rule ip vmnat pre iifname eth0 tcp dport 3260 dnat to 127.0.0.1:$HOST_PORT || exit 1
 # One targetcli process for every command: each start costs seconds under TCG.
-{ echo "set global auto_save_on_exit=false"; cat $S/targetcli.txt; echo "ls /iscsi"; } \
+# saveconfig.json: what `iscsi-target import-lio` converts on the host.
+{ echo "set global auto_save_on_exit=false"; cat $S/targetcli.txt; echo "ls /iscsi";
+  echo "saveconfig $S/saveconfig.json"; } \
   | targetcli > $S/targetcli.out 2>&1
 cat $S/targetcli.out
 # targetcli's exit status says little about a batch: check what it made.

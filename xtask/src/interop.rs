@@ -224,6 +224,14 @@ const TARGET_CHECKS: &[Check] = &[
         name: "answers after the suite",
         run: check_still_answers,
     },
+    Check {
+        name: "metrics scraped by Prometheus",
+        run: crate::live::check_prometheus,
+    },
+    Check {
+        name: "admin churn under I/O",
+        run: crate::live::check_admin_churn,
+    },
 ];
 
 /// A reference target (tgtd, LIO): the conformance run for comparison.

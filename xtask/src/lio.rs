@@ -23,7 +23,8 @@ use crate::guest::{self, Guest, Image, RunOptions};
 use crate::initiator::{INITIATOR_CHECKS, chap_probe, exit_with, json, keep};
 use crate::interop::{Check, Session, build_binaries, expect_text, ls_listing, run_ok, target_dir};
 use crate::peers::{
-    self, CHAP_SECRET, CHAP_USER, Exposed, LIO_INITIATOR, Lio, Peer, TARGET_SECRET, TARGET_USER,
+    self, CHAP_SECRET, CHAP_USER, Exposed, LIO_INITIATOR, Lio, OurTarget, Peer, TARGET_SECRET,
+    TARGET_USER,
 };
 use crate::util::{self, Result, Steps};
 
@@ -157,9 +158,11 @@ pub(crate) fn run(build: bool) -> Result<String> {
         peers::install(&[("curl", "curl")])?;
         Ok("libiscsi-bin, curl present".to_owned())
     });
+    let mut target_binary = None;
     steps.step("build iscsi-target and iscsi", || {
         let (binaries, detail) = build_binaries(build)?;
         session.iscsi = Some(binaries.iscsi);
+        target_binary = Some(binaries.target);
         Ok(detail)
     });
     let mut host_lio: Option<Lio> = None;
@@ -199,6 +202,36 @@ pub(crate) fn run(build: bool) -> Result<String> {
             (None, None) => None,
         };
         crate::interop::run_checks(&mut steps, &mut session, "lio", peer, checks);
+    }
+    // Coming from LIO: targetcli's saved configuration, converted by
+    // `iscsi-target import-lio` and served by ours, passes LIO's checks.
+    let mut imported: Option<OurTarget> = None;
+    steps.step("ours: import-lio of LIO's saveconfig.json", || {
+        let binary = target_binary
+            .as_ref()
+            .ok_or("no iscsi-target binary (see the build step)")?;
+        let (saveconfig, lio_port) = match (host_lio.as_ref(), guest_lio.as_ref()) {
+            (Some(l), _) => {
+                let path = dir.join("saveconfig.json");
+                util::run(util::timed(120, "targetcli").arg("saveconfig").arg(&path))?;
+                (path, l.port())
+            }
+            (None, Some(l)) => (dir.join("share").join("saveconfig.json"), l.port()),
+            (None, None) => return Err("LIO did not start".to_owned()),
+        };
+        let (t, detail) = import_and_serve(binary, &saveconfig, &dir, lio_port)?;
+        imported = Some(t);
+        Ok(detail)
+    });
+    crate::interop::run_checks(
+        &mut steps,
+        &mut session,
+        "ours (from LIO)",
+        imported.as_mut().map(|t| t as &mut dyn Peer),
+        LIO_CHECKS,
+    );
+    if let Some(t) = imported.take() {
+        steps.step("ours (from LIO): stop", || t.stop());
     }
     if let Some(l) = guest_lio.take() {
         steps.step("lio: stop the guest", || l.stop());
@@ -274,6 +307,66 @@ fn check_libiscsi_ls(_: &mut Session, peer: &mut dyn Peer) -> Result<String> {
     ))
 }
 
+/// `iscsi-target import-lio SAVECONFIG`, then ours serving the result on
+/// a free port (LIO's portal is the guest's forward) with the fileio LUN's
+/// file in `dir`.
+fn import_and_serve(
+    binary: &Path,
+    saveconfig: &Path,
+    dir: &Path,
+    lio_port: u16,
+) -> Result<(OurTarget, String)> {
+    let config = dir.join("lio-import.toml");
+    let out = util::capture(
+        util::timed(30, &binary.to_string_lossy())
+            .arg("import-lio")
+            .arg(saveconfig)
+            .arg("-o")
+            .arg(&config),
+    )?;
+    out.success()?;
+    let notes_path = dir.join("lio-import.notes");
+    fs::write(&notes_path, &out.stderr)
+        .map_err(|e| format!("cannot write {}: {e}", notes_path.display()))?;
+    let notes = out.stderr.matches("not carried over:").count();
+    let port = peers::free_port()?;
+    let image = dir.join("lio-import.img");
+    let text = fs::read_to_string(&config)
+        .map_err(|e| format!("cannot read {}: {e}", config.display()))?;
+    let lio_portal = format!("127.0.0.1:{lio_port}");
+    if !text.contains(&lio_portal) || !text.contains(GUEST_IMAGE) {
+        return Err(format!(
+            "{} lacks LIO's portal {lio_portal} or the fileio file {GUEST_IMAGE}",
+            config.display()
+        ));
+    }
+    let text = text
+        .replace(&lio_portal, &format!("127.0.0.1:{port}"))
+        .replace(GUEST_IMAGE, &image.to_string_lossy());
+    fs::write(&config, &text).map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+    let targets = text.matches("[[target]]").count();
+    let luns = text.matches("[[target.lun]]").count();
+    let mut exposed = peers::lio_exposed();
+    exposed.vendor = "RSISCSI";
+    let target = OurTarget::start_with(
+        binary,
+        &config,
+        port,
+        "warn",
+        exposed,
+        &dir.join("lio-import.log"),
+    )?;
+    Ok((
+        target,
+        format!(
+            "{targets} targets and {luns} LUNs (ACLs, CHAP, mutual CHAP, serials) carried over into {}; \
+             {notes} notes of what was not ({}); serving it on 127.0.0.1:{port}",
+            config.display(),
+            notes_path.display()
+        ),
+    ))
+}
+
 /// The value after `key` on a line of libiscsi's output (`Key:value`).
 fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.lines()
@@ -345,12 +438,12 @@ fn check_sha256(session: &mut Session, peer: &mut dyn Peer) -> Result<String> {
     let v = json(&out)?;
     if v["chapAlgorithm"] != "SHA-256" {
         return Err(format!(
-            "chapAlgorithm is {} (offered SHA-256 first; LIO computes CHAP_A=7 correctly): {v}",
+            "chapAlgorithm is {} (offered SHA-256 first; the target computes CHAP_A=7 correctly): {v}",
             v["chapAlgorithm"]
         ));
     }
     Ok(format!(
-        "--chap-algorithms SHA256,MD5: LIO chose CHAP_A 7, chapAlgorithm \"SHA-256\", login in {} ms (JSON: {})",
+        "--chap-algorithms SHA256,MD5: the target chose CHAP_A 7, chapAlgorithm \"SHA-256\", login in {} ms (JSON: {})",
         v["rtt"],
         path.display()
     ))

@@ -65,7 +65,7 @@ pub(crate) const QEMU_BLOCK_ISCSI: &str = "/usr/lib/x86_64-linux-gnu/qemu/block-
 /// The apt source `cargo xtask interop` adds for `qemu-block-extra`.
 const BACKPORTS_SOURCE: &str = "/etc/apt/sources.list.d/xtask-backports.sources";
 /// The machine's own apt sources, where the mirror is read from.
-const DEBIAN_SOURCES: &str = "/etc/apt/sources.list.d/debian.sources";
+pub(crate) const DEBIAN_SOURCES: &str = "/etc/apt/sources.list.d/debian.sources";
 
 /// A LUN the checks can address.
 #[derive(Clone, Debug)]
@@ -126,6 +126,12 @@ pub(crate) trait Peer {
     fn exposed(&self) -> &Exposed;
     /// `Err` (with the reason and log) when the process has exited.
     fn check_alive(&mut self) -> Result;
+
+    /// Our target, for the checks only it can pass (admin interface,
+    /// metrics); `None` for third-party targets.
+    fn ours(&mut self) -> Option<&mut OurTarget> {
+        None
+    }
 
     /// `iscsi://127.0.0.1:PORT`.
     fn portal_url(&self) -> String {
@@ -402,6 +408,8 @@ pub(crate) struct OurTarget {
     port: u16,
     log: PathBuf,
     exposed: Exposed,
+    /// Where its metrics are served (`--metrics`).
+    metrics: SocketAddr,
 }
 
 impl OurTarget {
@@ -479,7 +487,8 @@ impl OurTarget {
         log: &Path,
     ) -> Result<Self> {
         File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-        let child = Self::spawn(binary, config, log_level, log)?;
+        let metrics = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?));
+        let child = Self::spawn(binary, config, log_level, log, metrics)?;
         let mut target = Self {
             child,
             binary: binary.to_path_buf(),
@@ -488,12 +497,24 @@ impl OurTarget {
             port,
             log: log.to_path_buf(),
             exposed,
+            metrics,
         };
         wait_for_port(port, Duration::from_secs(10), || target.check_alive())?;
         Ok(target)
     }
 
-    fn spawn(binary: &Path, config: &Path, log_level: &str, log: &Path) -> Result<Child> {
+    /// The admin socket of a target started with `config`: beside it.
+    fn admin_socket_of(config: &Path) -> PathBuf {
+        config.with_file_name("admin.sock")
+    }
+
+    fn spawn(
+        binary: &Path,
+        config: &Path,
+        log_level: &str,
+        log: &Path,
+        metrics: SocketAddr,
+    ) -> Result<Child> {
         let file = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -506,6 +527,9 @@ impl OurTarget {
         cmd.arg("--config")
             .arg(config)
             .args(["--log", log_level])
+            .arg("--admin-socket")
+            .arg(Self::admin_socket_of(config))
+            .args(["--metrics", &metrics.to_string()])
             .stdin(Stdio::null())
             .stdout(file)
             .stderr(err);
@@ -519,7 +543,13 @@ impl OurTarget {
     /// (after a crash or a stop); waits until it accepts connections.
     pub(crate) fn restart(&mut self) -> Result<Duration> {
         kill_child(&mut self.child);
-        self.child = Self::spawn(&self.binary, &self.config, self.log_level, &self.log)?;
+        self.child = Self::spawn(
+            &self.binary,
+            &self.config,
+            self.log_level,
+            &self.log,
+            self.metrics,
+        )?;
         let port = self.port;
         wait_for_port(port, Duration::from_secs(10), || self.check_alive())
     }
@@ -536,6 +566,16 @@ impl OurTarget {
     /// Process id, for the report.
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The admin interface's socket.
+    pub(crate) fn admin_socket(&self) -> PathBuf {
+        Self::admin_socket_of(&self.config)
+    }
+
+    /// Where the metrics are served.
+    pub(crate) fn metrics(&self) -> SocketAddr {
+        self.metrics
     }
 
     /// Sends SIGTERM and waits 15 s for a clean exit (status 0).
@@ -631,6 +671,10 @@ impl Peer for OurTarget {
 
     fn check_alive(&mut self) -> Result {
         child_alive(&mut self.child, "our iscsi-target", &self.log)
+    }
+
+    fn ours(&mut self) -> Option<&mut OurTarget> {
+        Some(self)
     }
 }
 
@@ -1255,6 +1299,25 @@ pub(crate) fn codename() -> String {
 /// `Signed-By:` of the stanza of `debian_sources` whose first suite is
 /// `codename` (the mirror is the machine's own; none is hard-coded here).
 pub(crate) fn backports_source(debian_sources: &str, codename: &str) -> Result<String> {
+    source_stanza(
+        debian_sources,
+        codename,
+        "deb",
+        &format!("{codename}-backports"),
+        "qemu-block-extra (qemu's iscsi driver)",
+    )
+}
+
+/// An apt source stanza of `types` (`deb`, `deb-src`) for `suite`, with
+/// the mirror of the `codename` stanza of `debian_sources` (none is
+/// hard-coded here); `why` goes into its comment.
+pub(crate) fn source_stanza(
+    debian_sources: &str,
+    codename: &str,
+    types: &str,
+    suite: &str,
+    why: &str,
+) -> Result<String> {
     for stanza in debian_sources.split("\n\n") {
         // Fields, with continuation lines folded in; comments dropped.
         let mut fields: Vec<(String, String)> = Vec::new();
@@ -1284,8 +1347,8 @@ pub(crate) fn backports_source(debian_sources: &str, codename: &str) -> Result<S
             format!("the {codename} stanza of {DEBIAN_SOURCES} has no URIs: line")
         })?;
         let mut out = format!(
-            "# Added by `cargo xtask interop` for qemu-block-extra (qemu's iscsi driver).\n\
-             Types: deb\nURIs: {uris}\nSuites: {codename}-backports\nComponents: main\n"
+            "# Added by `cargo xtask` for {why}.\n\
+             Types: {types}\nURIs: {uris}\nSuites: {suite}\nComponents: main\n"
         );
         if let Some(signed_by) = get("signed-by") {
             let _ = writeln!(out, "Signed-By: {signed_by}");

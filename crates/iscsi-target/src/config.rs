@@ -11,8 +11,10 @@ use iscsi_scsi::data::AccessState;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod lio;
 mod save;
 
+pub use lio::{LioImport, from_lio};
 pub use save::{render, write_atomically};
 
 /// The IQN of the embedded default target.

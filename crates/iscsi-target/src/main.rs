@@ -43,6 +43,16 @@ enum Command {
     /// socket): targets, LUNs, ACLs, CHAP, portals, sessions, the saved
     /// configuration.
     Ctl(ctl::CtlArgs),
+    /// Convert LIO's saved configuration (targetcli's
+    /// /etc/target/saveconfig.json, rtslib-fb's format) to this target's
+    /// TOML; what cannot be carried over is listed on standard error.
+    ImportLio {
+        /// The saveconfig.json file.
+        file: PathBuf,
+        /// Write the TOML here (replaced atomically) instead of standard output.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
 }
 
 /// Serving.
@@ -207,8 +217,10 @@ fn main() -> ExitCode {
         eprintln!("iscsi-target: cannot turn off transparent huge pages ({e}); continuing");
     }
     let cli = Cli::parse();
-    if let Some(Command::Ctl(ctl)) = &cli.command {
-        return ctl::run(ctl);
+    match &cli.command {
+        Some(Command::Ctl(ctl)) => return ctl::run(ctl),
+        Some(Command::ImportLio { file, output }) => return import_lio(file, output.as_deref()),
+        None => {}
     }
     let args = cli.serve;
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
@@ -281,6 +293,62 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// `iscsi-target import-lio FILE [-o OUT]`.
+#[allow(
+    clippy::print_stdout,
+    reason = "the converted configuration goes to standard output without -o"
+)]
+fn import_lio(file: &std::path::Path, output: Option<&std::path::Path>) -> ExitCode {
+    let result = std::fs::read_to_string(file)
+        .map_err(|e| format!("{}: {e}", file.display()))
+        .and_then(|json| iscsi_target::config::from_lio(&json))
+        .and_then(|import| {
+            let header = format!(
+                "# Converted by `iscsi-target import-lio` from {}.\n",
+                file.display()
+            );
+            let toml = iscsi_target::config::render(None, &import.config)?;
+            Ok((import, format!("{header}{toml}")))
+        });
+    let (import, toml) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("iscsi-target import-lio: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for note in &import.not_carried {
+        eprintln!("iscsi-target import-lio: not carried over: {note}");
+    }
+    let luns: usize = import.config.targets.iter().map(|t| t.luns.len()).sum();
+    let summary = format!(
+        "{} target(s), {luns} LUN(s), {} portal(s) carried over; {} thing(s) not",
+        import.config.targets.len(),
+        import.config.portals.len(),
+        import.not_carried.len()
+    );
+    match output {
+        Some(path) => {
+            if let Err(e) = iscsi_target::config::write_atomically(path, toml.as_bytes()) {
+                eprintln!(
+                    "iscsi-target import-lio: cannot write {}: {e}",
+                    path.display()
+                );
+                return ExitCode::FAILURE;
+            }
+            eprintln!(
+                "iscsi-target import-lio: {summary}; wrote {} (serve it with --config)",
+                path.display()
+            );
+        }
+        None => {
+            print!("{toml}");
+            eprintln!("iscsi-target import-lio: {summary}");
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// Starts the admin interface where the command line, the configuration

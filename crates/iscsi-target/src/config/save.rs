@@ -5,10 +5,10 @@
 use std::io::Write;
 use std::path::Path;
 
-use iscsi_login::ChapCredentials;
+use iscsi_login::{ChapCredentials, DigestPolicy};
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, value};
 
-use super::{ALUA_STATES, Backing, Config, LunConfig, Portal, TargetConfig};
+use super::{ALUA_STATES, Backing, Config, Limits, LunConfig, Portal, TargetConfig};
 use super::{format_size, parse_size};
 
 /// The TOML text of `config`: `original` (the file as it is on disk, if
@@ -35,9 +35,14 @@ pub fn render(original: Option<&str>, config: &Config) -> Result<String, String>
         None
     };
     portals(&mut doc, old.as_ref(), config);
+    limits(&mut doc, old.as_ref(), config)?;
     discovery(&mut doc, old.as_ref(), config)?;
     targets(&mut doc, old.as_ref(), config)?;
-    Ok(doc.to_string())
+    let mut text = doc.to_string();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it (with
@@ -197,6 +202,121 @@ fn portals(doc: &mut DocumentMut, old: Option<&Config>, config: &Config) {
     }
 }
 
+/// The `[limits]` keys whose values changed (from the file's, or from the
+/// defaults for a new file).
+fn limits(doc: &mut DocumentMut, old: Option<&Config>, config: &Config) -> Result<(), String> {
+    let defaults = Limits::default();
+    let was = old.map_or(&defaults, |o| &o.limits);
+    let new = &config.limits;
+    if was == new {
+        return Ok(());
+    }
+    let table = doc
+        .entry("limits")
+        .or_insert_with(|| Item::Table(Table::new()))
+        .as_table_mut()
+        .ok_or("limits in the file is not a table")?;
+    let int = |v: u64| value(i64::try_from(v).unwrap_or(i64::MAX));
+    let digest_name = |d: DigestPolicy| match d {
+        DigestPolicy::Off => "off",
+        DigestPolicy::Prefer => "prefer",
+        DigestPolicy::Require => "require",
+        _ => "allow",
+    };
+    let numbers: [(&str, u64, u64); 12] = [
+        (
+            "max_connections",
+            was.max_connections as u64,
+            new.max_connections as u64,
+        ),
+        (
+            "max_sessions",
+            was.max_sessions as u64,
+            new.max_sessions as u64,
+        ),
+        (
+            "login_timeout_ms",
+            was.login_timeout_ms,
+            new.login_timeout_ms,
+        ),
+        (
+            "nop_in_interval_ms",
+            was.nop_in_interval_ms,
+            new.nop_in_interval_ms,
+        ),
+        (
+            "nop_in_timeout_ms",
+            was.nop_in_timeout_ms,
+            new.nop_in_timeout_ms,
+        ),
+        (
+            "queue_depth",
+            u64::from(was.queue_depth),
+            u64::from(new.queue_depth),
+        ),
+        (
+            "max_recv_data_segment_length",
+            u64::from(was.max_recv_data_segment_length),
+            u64::from(new.max_recv_data_segment_length),
+        ),
+        (
+            "max_burst_length",
+            u64::from(was.max_burst_length),
+            u64::from(new.max_burst_length),
+        ),
+        (
+            "first_burst_length",
+            u64::from(was.first_burst_length),
+            u64::from(new.first_burst_length),
+        ),
+        (
+            "max_outstanding_r2t",
+            u64::from(was.max_outstanding_r2t),
+            u64::from(new.max_outstanding_r2t),
+        ),
+        (
+            "shutdown_grace_s",
+            u64::from(was.shutdown_grace_s),
+            u64::from(new.shutdown_grace_s),
+        ),
+        (
+            "immediate_data",
+            u64::from(was.immediate_data),
+            u64::from(new.immediate_data),
+        ),
+    ];
+    for (key, before, after) in numbers {
+        if before != after {
+            let item = if key == "immediate_data" {
+                value(new.immediate_data)
+            } else {
+                int(after)
+            };
+            put(table, key, item);
+        }
+    }
+    if was.initial_r2t != new.initial_r2t {
+        put(table, "initial_r2t", value(new.initial_r2t));
+    }
+    if was.header_digest != new.header_digest {
+        put(
+            table,
+            "header_digest",
+            value(digest_name(new.header_digest)),
+        );
+    }
+    if was.data_digest != new.data_digest {
+        put(table, "data_digest", value(digest_name(new.data_digest)));
+    }
+    Ok(())
+}
+
+/// Whether credentials need `allow_short_secrets` to be read back (RFC
+/// 7143 §12.1.3 asks for 12 bytes; LIO and older peers allow fewer).
+fn short(c: Option<&ChapCredentials>) -> bool {
+    c.is_some_and(|c| c.secret.expose().len() < 12)
+}
+
 fn chap_item(c: &ChapCredentials) -> Result<Item, String> {
     let secret = std::str::from_utf8(c.secret.expose())
         .map_err(|_| format!("the CHAP secret of {} is not UTF-8 text", c.user))?;
@@ -256,6 +376,9 @@ fn discovery(doc: &mut DocumentMut, old: Option<&Config>, config: &Config) -> Re
         old_mutual,
         config.discovery_mutual_chap.as_ref(),
     )?;
+    if short(config.discovery_chap.as_ref()) || short(config.discovery_mutual_chap.as_ref()) {
+        put(table, "allow_short_secrets", value(true));
+    }
     if table.is_empty() {
         doc.remove("discovery");
     }
@@ -333,6 +456,9 @@ fn edit_target(
         old.and_then(|o| o.mutual_chap.as_ref()),
         new.mutual_chap.as_ref(),
     )?;
+    if short(new.chap.as_ref()) || short(new.mutual_chap.as_ref()) {
+        put(table, "allow_short_secrets", value(true));
+    }
     let old_luns: &[LunConfig] = old.map_or(&[], |o| o.luns.as_slice());
     let had_luns = table.contains_key("lun");
     let aot = tables(table, "lun")?;

@@ -95,7 +95,9 @@ impl UnitMetrics {
             c.inc();
             h.observe(elapsed.as_secs_f64());
         }
-        self.read_bytes.inc_by(response.data.len() as u64);
+        if op == Op::Read {
+            self.read_bytes.inc_by(response.data.len() as u64);
+        }
         if op == Op::Write {
             self.written_bytes
                 .inc_by(task.data_out.iter().map(|b| b.len() as u64).sum::<u64>());
@@ -162,7 +164,7 @@ impl Default for Metrics {
             lu_read_bytes: counter_vec(
                 &r,
                 "iscsi_lu_read_bytes_total",
-                "Bytes sent to initiators, Data-In (scsiLuReadMegaBytes, in bytes)",
+                "Bytes read by initiators, Data-In of READ commands (scsiLuReadMegaBytes, in bytes)",
                 &lu,
             ),
             lu_written_bytes: counter_vec(
