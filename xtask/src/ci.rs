@@ -81,6 +81,8 @@ pub(crate) fn main(args: &[String]) -> Result {
         ))
     });
 
+    steps.step("systemd unit", check_systemd_unit);
+
     steps.step("doc", || {
         util::run(util::cargo().env("RUSTDOCFLAGS", "-D warnings").args([
             "doc",
@@ -360,6 +362,57 @@ fn test_counts(output: &str) -> (u64, u64, u64) {
         totals.2 += number_before("ignored");
     }
     totals
+}
+
+/// The unit file in `contrib/systemd`: `systemd-analyze verify` finds
+/// nothing wrong with it (its ExecStart pointed at the binary the tests
+/// built) and `systemd-analyze security` rates its exposure at most 3.0.
+fn check_systemd_unit() -> Result<String> {
+    util::ensure_debian_packages(&[("systemd-analyze", "systemd")])?;
+    let root = util::root();
+    let unit = root.join("contrib/systemd/iscsi-target.service");
+    let text = std::fs::read_to_string(&unit)
+        .map_err(|e| format!("cannot read {}: {e}", unit.display()))?;
+    let binary = interop::target_dir().join("debug/iscsi-target");
+    if !binary.exists() {
+        return Err(format!(
+            "{} is missing (the test step builds it)",
+            binary.display()
+        ));
+    }
+    let dir = interop::target_dir().join("systemd");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let copy = dir.join("iscsi-target.service");
+    std::fs::write(
+        &copy,
+        text.replace("/usr/local/bin/iscsi-target", &binary.to_string_lossy()),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", copy.display()))?;
+    let verify = util::capture(
+        util::timed(60, "systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(&copy),
+    )?;
+    verify.success()?;
+    if !verify.text().trim().is_empty() {
+        return Err(format!("systemd-analyze verify: {}", verify.text().trim()));
+    }
+    let security = util::capture(
+        util::timed(60, "systemd-analyze")
+            .args(["security", "--offline=yes", "--threshold=30"])
+            .arg(&copy),
+    )?;
+    security.success()?;
+    let level = security
+        .stdout
+        .lines()
+        .find_map(|l| l.split("exposure level for iscsi-target.service:").nth(1))
+        .map(str::trim)
+        .unwrap_or("?")
+        .to_owned();
+    Ok(format!(
+        "systemd-analyze verify: clean; security: exposure {level} (at most 3.0 allowed)"
+    ))
 }
 
 #[cfg(test)]

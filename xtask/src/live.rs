@@ -300,6 +300,8 @@ pub(crate) fn check_admin_churn(_: &mut Session, peer: &mut dyn Peer) -> Result<
         "--verify=crc32c",
         "--verify_backlog=512",
         "--verify_fatal=1",
+        // No verify state file in the working directory.
+        "--verify_state_save=0",
         "--time_based",
         "--output-format=json",
     ]);

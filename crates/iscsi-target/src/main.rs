@@ -106,6 +106,10 @@ struct Args {
     /// Log filter (tracing EnvFilter syntax), e.g. info, debug, iscsi_target=trace.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
+    /// Where the log goes: text on stderr, or the systemd journal with
+    /// structured fields (auto: the journal when run by systemd).
+    #[arg(long, value_enum, default_value_t = LogFormat::Auto)]
+    log_format: LogFormat,
 }
 
 fn credentials(spec: &str, allow_short: bool, what: &str) -> Result<ChapCredentials, String> {
@@ -223,12 +227,7 @@ fn main() -> ExitCode {
         None => {}
     }
     let args = cli.serve;
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(&args);
     let config = match build_config(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -281,9 +280,26 @@ fn main() -> ExitCode {
                 eprintln!("iscsi-target: serving iscsi://{host}/{}/{lun}", t.name);
             }
         }
+        // Type=notify: systemd starts what depends on us now.
+        notify(&[
+            sd_notify::NotifyState::Ready,
+            sd_notify::NotifyState::Status(&format!(
+                "serving {} target(s) on {}",
+                config.targets.len(),
+                server
+                    .addresses()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        ]);
         while wait_for_signal().await == Signal::Reload {
+            notify(&[sd_notify::NotifyState::Reloading]);
             reload(&args, &server);
+            notify(&[sd_notify::NotifyState::Ready]);
         }
+        notify(&[sd_notify::NotifyState::Stopping]);
         eprintln!("iscsi-target: shutting down (sessions are asked to log out)");
         match server.shutdown().await {
             Ok(()) => ExitCode::SUCCESS,
@@ -381,6 +397,54 @@ fn serve_admin(args: &Args, config: &Config, server: &Server) -> Result<(), Stri
             Ok(())
         }
     }
+}
+
+/// Tells systemd (`$NOTIFY_SOCKET`, Type=notify) how the service is;
+/// nothing without it.
+fn notify(state: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(false, state) {
+        tracing::warn!(error = %e, "cannot notify systemd");
+    }
+}
+
+/// Logs to standard error as text, or to the systemd journal with its
+/// fields (`--log-format journal`, or `auto` under systemd: stderr is
+/// then the journal's stream, `$JOURNAL_STREAM`).
+fn init_logging(args: &Args) {
+    use tracing_subscriber::prelude::*;
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let journal = match args.log_format {
+        LogFormat::Journal => true,
+        LogFormat::Plain => false,
+        LogFormat::Auto => std::env::var_os("JOURNAL_STREAM").is_some(),
+    };
+    let registry = tracing_subscriber::registry().with(filter);
+    if journal {
+        match tracing_journald::layer() {
+            Ok(layer) => {
+                registry
+                    .with(layer.with_syslog_identifier("iscsi-target".to_owned()))
+                    .init();
+                return;
+            }
+            Err(e) => eprintln!("iscsi-target: cannot log to the journal ({e}); logging to stderr"),
+        }
+    }
+    registry
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .init();
+}
+
+/// Where the log goes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    /// The journal when run by systemd (`$JOURNAL_STREAM` set), else text.
+    Auto,
+    /// Text lines on standard error.
+    Plain,
+    /// The systemd journal, each event's fields as journal fields.
+    Journal,
 }
 
 /// What a signal asks for.
