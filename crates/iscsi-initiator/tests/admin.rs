@@ -637,3 +637,98 @@ async fn protocol_errors_and_the_socket() {
     f.server.shutdown().await.unwrap();
     assert!(!sock.exists());
 }
+
+/// SIGHUP's path: the file read again is applied as the admin interface
+/// would apply it, and what cannot change live is reported, not applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_configuration_is_applied_live() {
+    use iscsi_target::config::LunConfig;
+    use iscsi_target::server::ReloadChange;
+    let f = start().await;
+    let session = login(&options(&f.portal, DEFAULT_TARGET)).await.unwrap();
+    session.test_unit_ready(0).await.unwrap();
+    let mut config = f.server.config();
+    // A new target with a LUN, a second LUN and an ACL on the first, a
+    // grown LUN 0, a changed alias (not live), limits (not live).
+    let mut t2 = config.targets[0].clone();
+    t2.name = T2.to_owned();
+    t2.luns = vec![LunConfig::memory(3, 4 << 20)];
+    config.targets.push(t2);
+    config.targets[0].luns[0].size = Some(96 << 20);
+    config.targets[0].luns.push(LunConfig::memory(1, 8 << 20));
+    config.targets[0].allow = Some(vec![ME.to_owned()]);
+    config.targets[0].alias = Some("renamed".to_owned());
+    config.limits.queue_depth = 7;
+    let changes = f.server.reload(&config);
+    let text: Vec<String> = changes.iter().map(ToString::to_string).collect();
+    for expected in [
+        "target iqn.2026-11.rs.iscsi:t2 created",
+        "iqn.2026-11.rs.iscsi:t2 LUN 3 added",
+        "iqn.2026-11.rs.iscsi:ram0 LUN 1 added",
+        "iqn.2026-11.rs.iscsi:ram0 LUN 0 resized from 67108864 to 100663296 bytes",
+    ] {
+        assert!(
+            text.iter().any(|t| t == expected),
+            "{expected} not in {text:?}"
+        );
+    }
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("target iqn.2026-11.rs.iscsi:ram0 ACL now")),
+        "{text:?}"
+    );
+    assert!(
+        changes
+            .iter()
+            .any(|c| matches!(c, ReloadChange::NotApplied(why) if why.contains("alias"))),
+        "{text:?}"
+    );
+    // The live session sees the new LUN and size, and stays.
+    let mut seen = Vec::new();
+    while let Some((_, asc)) = next_sense(&session, 0).await {
+        seen.push(asc);
+    }
+    assert_eq!(
+        seen,
+        [
+            Asc::CAPACITY_DATA_HAS_CHANGED,
+            Asc::REPORTED_LUNS_DATA_HAS_CHANGED
+        ]
+    );
+    assert_eq!(session.report_luns().await.unwrap(), [0, 1]);
+    assert_eq!(session.read_capacity(0).await.unwrap(), (196_608, 512));
+    login(&options(&f.portal, T2))
+        .await
+        .unwrap()
+        .logout()
+        .await
+        .unwrap();
+    // The ACL applies to the next login only.
+    let other = LoginOptions::normal(f.portal.clone(), DEFAULT_TARGET)
+        .with_initiator_name("iqn.2026-11.x:other");
+    let err = login(&other).await.unwrap_err();
+    assert_eq!(err.login_status(), Some(LoginStatus::AUTHORIZATION_FAILURE));
+    // Reading the original file again undoes it all: the target goes (its
+    // sessions asked to log out), LUN 1 goes, the ACL opens.
+    let original = Config::load(&f.dir.path().join("target.toml")).unwrap();
+    let changes = f.server.reload(&original);
+    let text: Vec<String> = changes.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("target iqn.2026-11.rs.iscsi:t2 deleted")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t == "iqn.2026-11.rs.iscsi:ram0 LUN 1 removed"),
+        "{text:?}"
+    );
+    login(&other).await.unwrap().logout().await.unwrap();
+    assert_eq!(
+        next_sense(&session, 0).await.map(|s| s.1),
+        Some(Asc::REPORTED_LUNS_DATA_HAS_CHANGED)
+    );
+    assert_eq!(session.report_luns().await.unwrap(), [0]);
+    session.logout().await.unwrap();
+    f.server.shutdown().await.unwrap();
+}
