@@ -415,18 +415,31 @@ fn iperf3(seconds: u32) -> Result<f64> {
             Ok(Some(status)) => Err(format!("iperf3 -s exited with {status}")),
             Err(e) => Err(format!("cannot query iperf3 -s: {e}")),
         })?;
-        let out = util::capture(
-            util::timed(u64::from(seconds) + 30, "iperf3")
-                .args(["-c", "127.0.0.1", "-p", &port.to_string(), "-J", "-t"])
-                .arg(seconds.to_string()),
-        )?;
-        out.success()?;
-        let v: Value = serde_json::from_str(&out.stdout)
-            .map_err(|e| format!("iperf3 -J printed no JSON: {e}"))?;
-        v["end"]["sum_received"]["bits_per_second"]
-            .as_f64()
-            .map(|bits| bits / 8.0)
-            .ok_or_else(|| "iperf3 -J gave no end.sum_received.bits_per_second".to_owned())
+        // The readiness probe is a connection too: the server may still
+        // be finishing with it and answer "busy"; the client then asks
+        // again.
+        let mut last = String::new();
+        for _ in 0..10 {
+            let out = util::capture(
+                util::timed(u64::from(seconds) + 30, "iperf3")
+                    .args(["-c", "127.0.0.1", "-p", &port.to_string(), "-J", "-t"])
+                    .arg(seconds.to_string()),
+            )?;
+            let v: Value = serde_json::from_str(&out.stdout)
+                .map_err(|e| format!("iperf3 -J printed no JSON ({e}): {}", out.text()))?;
+            if let Some(bits) = v["end"]["sum_received"]["bits_per_second"].as_f64() {
+                out.success()?;
+                return Ok(bits / 8.0);
+            }
+            last = v["error"].as_str().unwrap_or("no error given").to_owned();
+            if !last.contains("busy") {
+                break;
+            }
+            thread::sleep(Duration::from_millis(300));
+        }
+        Err(format!(
+            "iperf3 -J gave no end.sum_received.bits_per_second: {last}"
+        ))
     })();
     peers::kill_child(&mut server);
     result

@@ -3,7 +3,6 @@
 //! (about 30 s on 2 cores) into the cache, beside the Linux guest:
 //! `$XDG_CACHE_HOME/iscsi-rs/fio-VERSION/fio`.
 
-use std::env;
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
@@ -24,15 +23,6 @@ const BUILD_PACKAGES: &[&str] = &[
     "libaio-dev",
 ];
 
-fn cache_root() -> PathBuf {
-    env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from("/var/cache"))
-        .join("iscsi-rs")
-}
-
 /// Whether `fio` lists the libiscsi engine.
 fn has_libiscsi(fio: &std::path::Path) -> bool {
     Command::new(fio)
@@ -45,7 +35,7 @@ fn has_libiscsi(fio: &std::path::Path) -> bool {
 /// from Debian's fio source (root: installs the build dependencies and a
 /// `deb-src` source; otherwise the error says what to run).
 pub(crate) fn ensure() -> Result<PathBuf> {
-    let root = cache_root();
+    let root = crate::guest::cache_base();
     if let Ok(entries) = fs::read_dir(&root) {
         for e in entries.flatten() {
             let fio = e.path().join("fio");

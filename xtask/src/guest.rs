@@ -207,15 +207,20 @@ pub(crate) struct Image {
     pub(crate) dir: PathBuf,
 }
 
-/// `$XDG_CACHE_HOME/iscsi-rs/guest`, else `$HOME/.cache/iscsi-rs/guest`.
-fn cache_root() -> PathBuf {
+/// `$XDG_CACHE_HOME/iscsi-rs`, else `$HOME/.cache/iscsi-rs`: what xtask
+/// builds once and keeps (the guest, fio).
+pub(crate) fn cache_base() -> PathBuf {
     env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(|| PathBuf::from("/var/cache"))
         .join("iscsi-rs")
-        .join("guest")
+}
+
+/// [`cache_base`]`/guest`.
+fn cache_root() -> PathBuf {
+    cache_base().join("guest")
 }
 
 /// A hash of everything the image is made from, as 16 hex digits.

@@ -474,6 +474,16 @@ pub fn check_iscsi_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether two optional CHAP credentials are the same user and secret
+/// (the secrets compared in constant time).
+pub(crate) fn same_chap(a: Option<&ChapCredentials>, b: Option<&ChapCredentials>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.user == b.user && a.secret.ct_eq(&b.secret),
+        _ => false,
+    }
+}
+
 /// Writes `bytes` in the largest binary unit that divides it exactly
 /// (`1G`, `64M`, `512K`), else as a number of bytes; [`parse_size`] reads
 /// it back.

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use iscsi_login::{ChapCredentials, DigestPolicy, Secret};
 use serde_json::Value;
 
-use super::{Backing, Config, Limits, LunConfig, Portal, TargetConfig, check_iscsi_name};
+use super::{
+    Backing, Config, Limits, LunConfig, Portal, TargetConfig, check_iscsi_name, same_chap,
+};
 
 /// A configuration converted from LIO's, and what of LIO's could not be
 /// carried over, a sentence each.
@@ -328,14 +330,6 @@ fn chap(target: &mut TargetConfig, notes: &mut Vec<String>, tpg: &Value, demo: b
     }
     target.chap.clone_from(c);
     target.mutual_chap.clone_from(m);
-}
-
-fn same_chap(a: Option<&ChapCredentials>, b: Option<&ChapCredentials>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => a.user == b.user && a.secret.ct_eq(&b.secret),
-        _ => false,
-    }
 }
 
 /// A TPG's LUNs and the storage objects behind them.

@@ -9,7 +9,7 @@ use iscsi_login::{ChapCredentials, DigestPolicy};
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, value};
 
 use super::{ALUA_STATES, Backing, Config, Limits, LunConfig, Portal, TargetConfig};
-use super::{format_size, parse_size};
+use super::{format_size, parse_size, same_chap};
 
 /// The TOML text of `config`: `original` (the file as it is on disk, if
 /// any) edited where `config` differs from what it says, so comments,
@@ -324,14 +324,6 @@ fn chap_item(c: &ChapCredentials) -> Result<Item, String> {
     t.insert("user", c.user.as_str().into());
     t.insert("secret", secret.into());
     Ok(Item::Value(toml_edit::Value::InlineTable(t)))
-}
-
-fn same_chap(a: Option<&ChapCredentials>, b: Option<&ChapCredentials>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => a.user == b.user && a.secret.ct_eq(&b.secret),
-        _ => false,
-    }
 }
 
 /// Sets or removes `key` (CHAP credentials) when they changed.

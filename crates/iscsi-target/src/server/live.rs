@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::config::{LunConfig, TargetConfig, check_iscsi_name};
+use crate::config::{LunConfig, TargetConfig, check_iscsi_name, same_chap};
 
 /// Why [`Server::resize_lun`] refused; nothing changed.
 #[derive(Debug, thiserror::Error)]
@@ -308,10 +308,7 @@ impl Server {
     pub fn delete_target(&self, name: &str, force: bool) -> Result<usize, AdminError> {
         let inner = &self.inner;
         let _changes = lock(&inner.changes);
-        let t = inner
-            .target(name)
-            .filter(|t| !t.is_removed())
-            .ok_or_else(|| AdminError::UnknownTarget(name.to_owned()))?;
+        let t = inner.live_target(name)?;
         let sessions: Vec<(String, Isid, Tsih, Option<Arc<SessionInfo>>)> = lock(&inner.sessions)
             .by_key
             .iter()
@@ -440,10 +437,7 @@ impl Server {
         lun.check().map_err(AdminError::Invalid)?;
         let inner = &self.inner;
         let _changes = lock(&inner.changes);
-        let t = inner
-            .target(target)
-            .filter(|t| !t.is_removed())
-            .ok_or_else(|| AdminError::UnknownTarget(target.to_owned()))?;
+        let t = inner.live_target(target)?;
         if t.unit(lun.id).is_some_and(|u| !u.stand_in) {
             return Err(AdminError::LunInUse {
                 target: target.to_owned(),
@@ -497,10 +491,7 @@ impl Server {
     pub fn remove_lun(&self, target: &str, lun: u16) -> Result<(), AdminError> {
         let inner = &self.inner;
         let _changes = lock(&inner.changes);
-        let t = inner
-            .target(target)
-            .filter(|t| !t.is_removed())
-            .ok_or_else(|| AdminError::UnknownTarget(target.to_owned()))?;
+        let t = inner.live_target(target)?;
         let unknown = || AdminError::UnknownLun {
             target: target.to_owned(),
             lun,
@@ -570,9 +561,8 @@ impl Server {
         let inner = &self.inner;
         let _changes = lock(&inner.changes);
         let t = inner
-            .target(target)
-            .filter(|t| !t.is_removed())
-            .ok_or_else(|| ResizeError::UnknownTarget(target.to_owned()))?;
+            .live_target(target)
+            .map_err(|_| ResizeError::UnknownTarget(target.to_owned()))?;
         let unit = t
             .unit(lun)
             .filter(|u| !u.stand_in)
@@ -651,10 +641,7 @@ impl Server {
     ) -> Result<T, AdminError> {
         let inner = &self.inner;
         let _changes = lock(&inner.changes);
-        let t = inner
-            .target(target)
-            .filter(|t| !t.is_removed())
-            .ok_or_else(|| AdminError::UnknownTarget(target.to_owned()))?;
+        let t = inner.live_target(target)?;
         let result = f(&mut write(&t.allow))?;
         if let Some(c) = lock(&inner.config)
             .targets
@@ -698,10 +685,7 @@ impl Server {
                 config.discovery_mutual_chap = mutual;
             }
             Some(name) => {
-                let t = inner
-                    .target(name)
-                    .filter(|t| !t.is_removed())
-                    .ok_or_else(|| AdminError::UnknownTarget(name.to_owned()))?;
+                let t = inner.live_target(name)?;
                 *write(&t.auth) = auth;
                 if let Some(c) = lock(&inner.config)
                     .targets
@@ -1073,6 +1057,15 @@ impl Server {
     }
 }
 
+impl Inner {
+    /// The target `name` unless it was deleted.
+    fn live_target(&self, name: &str) -> Result<Arc<TargetState>, AdminError> {
+        self.target(name)
+            .filter(|t| !t.is_removed())
+            .ok_or_else(|| AdminError::UnknownTarget(name.to_owned()))
+    }
+}
+
 /// Records what became of one difference of a reload.
 fn note(
     changes: &mut Vec<ReloadChange>,
@@ -1083,13 +1076,4 @@ fn note(
         Ok(c) => c,
         Err(e) => ReloadChange::NotApplied(format!("{what}: {e}")),
     });
-}
-
-/// Whether two optional CHAP credentials are the same user and secret.
-fn same_chap(a: Option<&ChapCredentials>, b: Option<&ChapCredentials>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => a.user == b.user && a.secret.ct_eq(&b.secret),
-        _ => false,
-    }
 }
