@@ -9,8 +9,11 @@
 //! - `fuzz [TARGET ...] [--seconds N]`: run the fuzzers for longer.
 //! - `guest build | run`: the QEMU guest with Linux's own initiator and
 //!   target (open-iscsi, LIO) that interop uses on hosts without them.
+//! - `ceph up | down [DIR]`: a throw-away one-node Ceph cluster on
+//!   127.0.0.1 for RBD-backed LUNs.
 
 mod bench;
+mod ceph;
 mod chart;
 mod ci;
 mod cunit;
@@ -45,6 +48,8 @@ commands:
                                   interop --peer linux|targetcli; cached
   guest run DIR [--job NAME] [--hostfwd H:G]... [--timeout S] [--shell]
                                   boot it and run DIR/NAME inside; its exit code
+  ceph up|down [DIR]              a one-node Ceph cluster (mon + memstore OSD, pool rbd)
+                                  on 127.0.0.1 in DIR (target/ceph); up prints CEPH_CONF
 ";
 
 fn main() -> ExitCode {
@@ -55,6 +60,7 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "bench" => bench::main(rest),
+        "ceph" => ceph::main(rest),
         "ci" => ci::main(rest),
         "fuzz" => fuzz::main(rest),
         "guest" => guest::main(rest),
