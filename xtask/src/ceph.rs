@@ -258,22 +258,32 @@ pub(crate) fn up(dir: &Path) -> Result<Cluster> {
             .arg(&monmap),
     )?
     .success()?;
-    let mon = spawn("ceph-mon", &["-i", "a", "-f"], &conf_path, &dir.join("log/mon.a.out"))?;
+    let mon = spawn(
+        "ceph-mon",
+        &["-i", "a", "-f"],
+        &conf_path,
+        &dir.join("log/mon.a.out"),
+    )?;
     cluster.children.push(mon);
     wait_until(&mut cluster, 20, "the mon did not answer", |c| {
-        util::capture(c.tool(5, "ceph").args(["--connect-timeout", "1", "mon", "stat"]))
-            .is_ok_and(|o| o.status.success())
+        util::capture(
+            c.tool(5, "ceph")
+                .args(["--connect-timeout", "1", "mon", "stat"]),
+        )
+        .is_ok_and(|o| o.status.success())
     })?;
     let osd_uuid = uuid()?;
     let out = util::capture(cluster.tool(30, "ceph").args(["osd", "new", &osd_uuid]))?;
     out.success()?;
     let id = out.stdout.trim().to_owned();
     fs::create_dir_all(dir.join(format!("osd/osd.{id}"))).map_err(|e| e.to_string())?;
-    util::capture(
-        cluster
-            .tool(60, "ceph-osd")
-            .args(["-i", &id, "--mkfs", "--osd-uuid", &osd_uuid]),
-    )?
+    util::capture(cluster.tool(60, "ceph-osd").args([
+        "-i",
+        &id,
+        "--mkfs",
+        "--osd-uuid",
+        &osd_uuid,
+    ]))?
     .success()?;
     let osd = spawn(
         "ceph-osd",

@@ -246,6 +246,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        let mut signals = Signals::new();
         let server = match Server::start(config.clone()).await {
             Ok(s) => s,
             Err(e) => {
@@ -294,7 +295,7 @@ fn main() -> ExitCode {
                     .join(", ")
             )),
         ]);
-        while wait_for_signal().await == Signal::Reload {
+        while signals.next().await == Signal::Reload {
             notify(&[sd_notify::NotifyState::Reloading]);
             reload(&args, &server);
             notify(&[sd_notify::NotifyState::Ready]);
@@ -456,19 +457,39 @@ enum Signal {
     Reload,
 }
 
-async fn wait_for_signal() -> Signal {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return Signal::Stop;
-    };
-    tokio::select! {
-        _ = term.recv() => Signal::Stop,
-        _ = tokio::signal::ctrl_c() => Signal::Stop,
-        _ = hup.recv() => Signal::Reload,
+/// The signals the server answers, registered before it starts serving:
+/// a SIGHUP that came before its handler would end the process (the
+/// default action), e.g. a `systemctl reload` right after READY=1.
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Self {
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
+        }
+    }
+
+    /// The next signal's request.
+    async fn next(&mut self) -> Signal {
+        async fn recv(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+            match s {
+                Some(s) => s.recv().await,
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            Some(()) = recv(&mut self.term) => Signal::Stop,
+            Some(()) = recv(&mut self.int) => Signal::Stop,
+            Some(()) = recv(&mut self.hup) => Signal::Reload,
+            else => Signal::Stop,
+        }
     }
 }
 
