@@ -352,6 +352,66 @@ pub(crate) fn down(dir: &Path) -> Result<String> {
     ))
 }
 
+/// Runs `f` with a cluster up in `target/NAME` and `CEPH_CONF` pointing
+/// at it for the commands `f` starts; the cluster goes when `f` returns.
+pub(crate) fn with_cluster<T>(name: &str, f: impl FnOnce(&Cluster) -> Result<T>) -> Result<T> {
+    let cluster = up(&crate::interop::target_dir().join(name))?;
+    f(&cluster)
+}
+
+/// `cargo xtask rbd-test`: the iscsi-rbd tests that need a cluster
+/// (`crates/iscsi-rbd/tests/cluster.rs`), under AddressSanitizer (the
+/// nightly toolchain's `-Zsanitizer=address`) when rustup has nightly,
+/// else as a plain build, which the summary says. Returns the summary.
+pub(crate) fn rbd_test() -> Result<String> {
+    with_cluster("ceph-rbd-test", |cluster| {
+        let asan = util::have_toolchain("nightly");
+        let mut cmd = if asan {
+            let mut c = util::rustup_cargo("nightly");
+            c.env("RUSTFLAGS", "-Zsanitizer=address")
+                .env("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1");
+            c.args([
+                "test",
+                "--target",
+                "x86_64-unknown-linux-gnu",
+                "--target-dir",
+            ])
+            .arg(crate::interop::target_dir().join("asan"));
+            c
+        } else {
+            let mut c = util::cargo();
+            c.arg("test");
+            c
+        };
+        cmd.args([
+            "-p",
+            "iscsi-rbd",
+            "--features",
+            "cluster-tests",
+            "--test",
+            "cluster",
+        ])
+        .env("CEPH_CONF", cluster.conf());
+        let out = util::output(&mut cmd)?;
+        let passed = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("test result: ok. "))
+            .filter_map(|l| l.split_whitespace().next()?.parse::<u32>().ok())
+            .sum::<u32>();
+        if passed == 0 {
+            return Err("the iscsi-rbd cluster tests ran no test".to_owned());
+        }
+        Ok(format!(
+            "{passed} librbd tests passed against a one-node cluster{}",
+            if asan {
+                " under AddressSanitizer"
+            } else {
+                " (no nightly toolchain: without AddressSanitizer)"
+            }
+        ))
+    })
+}
+
 /// `cargo xtask ceph up|down [DIR]`.
 pub(crate) fn main(args: &[String]) -> Result {
     let dir = args

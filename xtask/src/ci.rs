@@ -7,7 +7,7 @@
 use std::env;
 
 use crate::util::{self, Result, Steps};
-use crate::{bench, fuzz, interop};
+use crate::{bench, ceph, fuzz, interop};
 
 /// Crates that must not depend on tokio or async-trait (sans-IO cores).
 pub(crate) const CORE_CRATES: &[&str] = &["iscsi-pdu", "iscsi-login", "iscsi-scsi"];
@@ -59,13 +59,21 @@ pub(crate) fn main(args: &[String]) -> Result {
     });
 
     steps.step("test", || {
-        let out = util::output(util::cargo().args([
-            "test",
-            "--workspace",
-            "--all-features",
-            "--all-targets",
-            "--locked",
-        ]))?;
+        // --all-features takes in iscsi-rbd's cluster tests: they get a
+        // cluster of their own (2 s).
+        let out = ceph::with_cluster("ceph-test", |cluster| {
+            util::output(
+                util::cargo()
+                    .args([
+                        "test",
+                        "--workspace",
+                        "--all-features",
+                        "--all-targets",
+                        "--locked",
+                    ])
+                    .env("CEPH_CONF", cluster.conf()),
+            )
+        })?;
         let counts = test_counts(&out);
         let doc = util::output(util::cargo().args([
             "test",
@@ -80,6 +88,8 @@ pub(crate) fn main(args: &[String]) -> Result {
             counts.0, counts.1, counts.2, doc_counts.0
         ))
     });
+
+    steps.step("rbd (AddressSanitizer)", ceph::rbd_test);
 
     steps.step("systemd unit", check_systemd_unit);
 

@@ -10,7 +10,8 @@
 //! - `guest build | run`: the QEMU guest with Linux's own initiator and
 //!   target (open-iscsi, LIO) that interop uses on hosts without them.
 //! - `ceph up | down [DIR]`: a throw-away one-node Ceph cluster on
-//!   127.0.0.1 for RBD-backed LUNs.
+//!   127.0.0.1 for RBD-backed LUNs; `rbd-test`: the librbd binding's tests
+//!   against one, under AddressSanitizer.
 
 mod bench;
 mod ceph;
@@ -50,6 +51,8 @@ commands:
                                   boot it and run DIR/NAME inside; its exit code
   ceph up|down [DIR]              a one-node Ceph cluster (mon + memstore OSD, pool rbd)
                                   on 127.0.0.1 in DIR (target/ceph); up prints CEPH_CONF
+  rbd-test                        the librbd binding's tests against such a cluster,
+                                  under AddressSanitizer
 ";
 
 fn main() -> ExitCode {
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         "fuzz" => fuzz::main(rest),
         "guest" => guest::main(rest),
         "interop" => interop::main(rest),
+        "rbd-test" => ceph::rbd_test().map(|summary| eprintln!("rbd-test: {summary}")),
         "-h" | "--help" | "help" => {
             eprint!("{USAGE}");
             Ok(())
