@@ -134,7 +134,15 @@ fn check(r: isize, what: &str) -> io::Result<usize> {
 pub(crate) fn errno(r: isize, what: &str) -> io::Error {
     let code = i32::try_from(r.unsigned_abs()).unwrap_or(i32::MAX);
     let os = io::Error::from_raw_os_error(code);
-    io::Error::new(os.kind(), format!("{what}: {os}"))
+    // Blocklisted (fenced by another client's lock break): librados
+    // answers ESHUTDOWN from then on; to a caller it is a lost
+    // connection, not a medium failure.
+    let kind = if code == libc_errno::ESHUTDOWN {
+        io::ErrorKind::NotConnected
+    } else {
+        os.kind()
+    };
+    io::Error::new(kind, format!("{what}: {os}"))
 }
 
 fn cstring(s: &str, what: &str) -> io::Result<CString> {
@@ -821,4 +829,6 @@ pub(crate) mod libc_errno {
     pub(crate) const ERANGE: c_int = 34;
     /// Illegal byte sequence: librbd's compare-and-write miscompare.
     pub(crate) const EILSEQ: c_int = 84;
+    /// Cannot send after transport endpoint shutdown: blocklisted.
+    pub(crate) const ESHUTDOWN: c_int = 108;
 }

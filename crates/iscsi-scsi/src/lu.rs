@@ -396,11 +396,34 @@ fn truncate(data: impl Into<Bytes>, alloc: usize) -> Bytes {
 
 /// MEDIUM ERROR with the failing LBA; the backend's error travels on to
 /// [`Response::backend_error`] for the log.
-fn medium_error(cause: &dyn std::fmt::Display, asc: Asc, lba: u64) -> Fail {
-    Fail::Medium(
-        Sense::new(SenseKey::MEDIUM_ERROR, asc).with_information(lba),
-        cause.to_string(),
-    )
+/// A backend's failure at `lba`: MEDIUM ERROR with `asc` (SBC-3 §4.15),
+/// except when the storage could not be reached in time (a network
+/// backend's cluster down or fenced: `ETIMEDOUT`, `ENOTCONN`,
+/// `ESHUTDOWN`, a refused or reset connection), which is NOT READY,
+/// LOGICAL UNIT NOT READY, CAUSE NOT REPORTABLE (SPC-4 §4.5.6): nothing
+/// is known to be wrong with the medium and the command may be retried,
+/// on another path too.
+fn medium_error(cause: &std::io::Error, asc: Asc, lba: u64) -> Fail {
+    use std::io::ErrorKind;
+    /// ESHUTDOWN on Linux: librados after this client was blocklisted.
+    const ESHUTDOWN: i32 = 108;
+    let unreachable = matches!(
+        cause.kind(),
+        ErrorKind::TimedOut
+            | ErrorKind::NotConnected
+            | ErrorKind::ConnectionRefused
+            | ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::HostUnreachable
+            | ErrorKind::NetworkUnreachable
+            | ErrorKind::NetworkDown
+    ) || cause.raw_os_error() == Some(ESHUTDOWN);
+    let sense = if unreachable {
+        Sense::new(SenseKey::NOT_READY, Asc::NOT_READY_CAUSE_NOT_REPORTABLE)
+    } else {
+        Sense::new(SenseKey::MEDIUM_ERROR, asc).with_information(lba)
+    };
+    Fail::Medium(sense, cause.to_string())
 }
 
 fn illegal(asc: Asc) -> Fail {

@@ -1135,3 +1135,49 @@ fn register_and_move_hands_the_reservation_to_another_nexus() {
     );
     assert_eq!(u64::from_be_bytes(keys[8..16].try_into().unwrap()), 0xbbbb);
 }
+
+/// A backend whose storage is out of reach (a network store's cluster
+/// down): every call times out.
+#[derive(Debug)]
+struct Unreachable(io::ErrorKind);
+impl BlockBackend for Unreachable {
+    fn block_size(&self) -> u32 {
+        512
+    }
+    fn block_count(&self) -> u64 {
+        1024
+    }
+    fn read_at(&self, _: u64, _: &mut [u8]) -> io::Result<()> {
+        Err(io::Error::new(self.0, "cluster unreachable"))
+    }
+    fn write_at(&self, _: u64, _: &[u8]) -> io::Result<()> {
+        Err(io::Error::new(self.0, "cluster unreachable"))
+    }
+    fn flush(&self) -> io::Result<()> {
+        Err(io::Error::new(self.0, "cluster unreachable"))
+    }
+    fn unmap(&self, _: u64, _: u64) -> io::Result<()> {
+        Err(io::Error::new(self.0, "cluster unreachable"))
+    }
+    fn thin(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn unreachable_storage_is_not_ready_not_a_medium_error() {
+    for kind in [io::ErrorKind::TimedOut, io::ErrorKind::NotConnected] {
+        let lu = LogicalUnit::new(Arc::new(Unreachable(kind)), LuConfig::new("iqn.x", "U"));
+        let n = Nexus::new(1, "iqn.y,i,0x1", 1);
+        let _ = lu.execute(&Request::new(&n, &[0, 0, 0, 0, 0, 0], &[]));
+        let r = lu.execute(&Request::new(&n, &cdb10(0x28, 0, 7, 1), &[]));
+        assert_sense(&r, SenseKey::NOT_READY, Asc::NOT_READY_CAUSE_NOT_REPORTABLE);
+        assert_eq!(r.backend_error.as_deref(), Some("cluster unreachable"));
+        let r = lu.execute(&Request::new(
+            &n,
+            &cdb10(0x2a, 0, 3, 1),
+            &[Bytes::from(vec![0u8; 512])],
+        ));
+        assert_sense(&r, SenseKey::NOT_READY, Asc::NOT_READY_CAUSE_NOT_REPORTABLE);
+    }
+}

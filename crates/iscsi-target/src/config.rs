@@ -50,6 +50,58 @@ pub enum Backing {
     Memory,
     /// A file or block device.
     File(PathBuf),
+    /// A Ceph RBD image (`backing = "rbd:POOL/IMAGE"`); needs the `rbd`
+    /// feature (on by default) and librbd at run time.
+    Rbd(RbdBacking),
+}
+
+/// A Ceph RBD image and how to reach its cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RbdBacking {
+    /// The RADOS pool.
+    pub pool: String,
+    /// The image in it.
+    pub image: String,
+    /// `ceph_conf`: the cluster's configuration file; librados' default
+    /// search (`$CEPH_CONF`, `/etc/ceph/ceph.conf`) when absent.
+    pub conf: Option<PathBuf>,
+    /// `ceph_client`: the client id without `client.` (`admin` when
+    /// absent).
+    pub client: Option<String>,
+    /// `ceph_keyring`: the keyring with the client's key; the
+    /// configuration's when absent.
+    pub keyring: Option<PathBuf>,
+}
+
+impl RbdBacking {
+    /// `POOL/IMAGE`, or `IMAGE` in pool `rbd` (as the `rbd` tool reads
+    /// them), with the cluster found the default way.
+    ///
+    /// # Errors
+    /// What is wrong with `spec`.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let (pool, image) = spec.split_once('/').unwrap_or(("rbd", spec));
+        let ok = |p: &str| !p.is_empty() && !p.contains(['/', '@', '\0']);
+        if !ok(pool) || !ok(image) {
+            return Err(format!(
+                "rbd:{spec}: expected rbd:POOL/IMAGE (no snapshot, no empty names)"
+            ));
+        }
+        Ok(Self {
+            pool: pool.to_owned(),
+            image: image.to_owned(),
+            conf: None,
+            client: None,
+            keyring: None,
+        })
+    }
+}
+
+impl fmt::Display for RbdBacking {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rbd:{}/{}", self.pool, self.image)
+    }
 }
 
 /// One LUN.
@@ -457,6 +509,9 @@ struct RawLun {
     read_only: bool,
     serial: Option<String>,
     product: Option<String>,
+    ceph_conf: Option<Spanned<String>>,
+    ceph_client: Option<Spanned<String>>,
+    ceph_keyring: Option<Spanned<String>>,
 }
 
 /// Checks an iSCSI name (RFC 7143 §4.2.7): `iqn.`, `eui.` or `naa.`
@@ -831,7 +886,7 @@ impl RawConfig {
             let mut luns: Vec<LunConfig> = Vec::new();
             for (li, lun) in t.lun.into_iter().enumerate() {
                 let span = lun.span();
-                let lun = lun.into_inner();
+                let mut lun = lun.into_inner();
                 let lkey = format!("{key}.lun[{li}]");
                 let id = *lun.id.get_ref();
                 if id > 16383 {
@@ -869,14 +924,51 @@ impl RawConfig {
                             "a file LUN needs a path",
                         );
                     }
+                    (Some(other), path) if other.starts_with("rbd:") => {
+                        let bspan = lun.backing.as_ref().map(Spanned::span);
+                        if let Some(p) = path {
+                            return ctx.err(
+                                Some(p.span()),
+                                format!("{lkey}.path"),
+                                "an rbd LUN has no path (its image is in the backing)",
+                            );
+                        }
+                        if let Some(s) = &lun.size {
+                            return ctx.err(
+                                Some(s.span()),
+                                format!("{lkey}.size"),
+                                "an rbd LUN is the size of its image (grow it with `rbd resize`)",
+                            );
+                        }
+                        let mut rbd = RbdBacking::parse(other.trim_start_matches("rbd:"))
+                            .or_else(|m| ctx.err(bspan, format!("{lkey}.backing"), m))?;
+                        rbd.conf = lun.ceph_conf.take().map(|c| PathBuf::from(c.into_inner()));
+                        rbd.client = lun.ceph_client.take().map(Spanned::into_inner);
+                        rbd.keyring = lun
+                            .ceph_keyring
+                            .take()
+                            .map(|k| PathBuf::from(k.into_inner()));
+                        Backing::Rbd(rbd)
+                    }
                     (Some(other), _) => {
                         return ctx.err(
                             lun.backing.as_ref().map(Spanned::span),
                             format!("{lkey}.backing"),
-                            format!("{other:?} is not memory or file"),
+                            format!("{other:?} is not memory, file or rbd:POOL/IMAGE"),
                         );
                     }
                 };
+                let ceph_key = [&lun.ceph_conf, &lun.ceph_client, &lun.ceph_keyring]
+                    .into_iter()
+                    .zip(["ceph_conf", "ceph_client", "ceph_keyring"])
+                    .find_map(|(v, k)| v.as_ref().map(|v| (v.span(), k)));
+                if let Some((kspan, key)) = ceph_key {
+                    return ctx.err(
+                        Some(kspan),
+                        format!("{lkey}.{key}"),
+                        "only an rbd LUN (backing = \"rbd:POOL/IMAGE\") has Ceph keys",
+                    );
+                }
                 let size = match lun.size {
                     None => None,
                     Some(s) => {
@@ -1071,6 +1163,54 @@ mod tests {
             let e = Config::parse(&lun(bad), "t.toml").unwrap_err();
             assert_eq!(e.key, "target[0].lun[0].physical_block_size", "{bad}: {e}");
             assert_eq!(e.line, 6 + bad.matches('\n').count(), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn rbd_luns_name_their_image_and_cluster() {
+        let text = "[[target]]\nname = \"iqn.2026-12.x:y\"\n\n[[target.lun]]\nid = 0\n\
+            backing = \"rbd:pool1/img\"\nceph_conf = \"/etc/ceph/c.conf\"\n\
+            ceph_client = \"iscsi\"\nceph_keyring = \"/etc/ceph/k\"\n\n\
+            [[target.lun]]\nid = 1\nbacking = \"rbd:img2\"\nblock_size = 4096\n";
+        let c = Config::parse(text, "t.toml").unwrap();
+        let Backing::Rbd(rbd) = &c.targets[0].luns[0].backing else {
+            panic!("{:?}", c.targets[0].luns[0].backing)
+        };
+        assert_eq!((rbd.pool.as_str(), rbd.image.as_str()), ("pool1", "img"));
+        assert_eq!(rbd.conf.as_deref(), Some(Path::new("/etc/ceph/c.conf")));
+        assert_eq!(rbd.client.as_deref(), Some("iscsi"));
+        assert_eq!(rbd.keyring.as_deref(), Some(Path::new("/etc/ceph/k")));
+        assert_eq!(rbd.to_string(), "rbd:pool1/img");
+        let Backing::Rbd(rbd) = &c.targets[0].luns[1].backing else {
+            panic!()
+        };
+        assert_eq!((rbd.pool.as_str(), rbd.conf.as_ref()), ("rbd", None));
+        for (lun, line, key, says) in [
+            ("backing = \"rbd:p/i@snap\"", 6, "backing", "rbd:POOL/IMAGE"),
+            (
+                "backing = \"rbd:p/i\"\nsize = \"1G\"",
+                7,
+                "size",
+                "rbd resize",
+            ),
+            ("backing = \"rbd:p/i\"\npath = \"/x\"", 7, "path", "no path"),
+            (
+                "size = \"1G\"\nceph_conf = \"/c\"",
+                7,
+                "ceph_conf",
+                "only an rbd LUN",
+            ),
+        ] {
+            let text = format!(
+                "[[target]]\nname = \"iqn.2026-12.x:y\"\n\n[[target.lun]]\nid = 0\n{lun}\n"
+            );
+            let e = Config::parse(&text, "t.toml").unwrap_err();
+            assert_eq!(
+                (e.line, e.key.as_str()),
+                (line, &*format!("target[0].lun[0].{key}")),
+                "{e}"
+            );
+            assert!(e.message.contains(says), "{e}");
         }
     }
 

@@ -69,8 +69,10 @@ struct Args {
     /// default's name).
     #[arg(long)]
     target_name: Option<String>,
-    /// A LUN of the first target: `memory`, `memory:SIZE` or `file:PATH`
-    /// (repeatable; numbered from 0; replaces the first target's LUNs).
+    /// A LUN of the first target: `memory`, `memory:SIZE`, `file:PATH` or
+    /// `rbd:POOL/IMAGE` (the Ceph cluster of `$CEPH_CONF` or
+    /// /etc/ceph/ceph.conf) (repeatable; numbered from 0; replaces the
+    /// first target's LUNs).
     #[arg(long)]
     lun: Vec<String>,
     /// Size of RAM LUNs and of new files given with --lun, e.g. 1G.
@@ -177,9 +179,16 @@ fn build_config(args: &Args) -> Result<Config, String> {
                     (Backing::Memory, Some(s))
                 }
                 "file" if !rest.is_empty() => (Backing::File(PathBuf::from(rest)), size),
+                "rbd" => (
+                    Backing::Rbd(
+                        iscsi_target::config::RbdBacking::parse(rest)
+                            .map_err(|e| format!("--lun {spec}: {e}"))?,
+                    ),
+                    None,
+                ),
                 _ => {
                     return Err(format!(
-                        "--lun {spec}: expected memory, memory:SIZE or file:PATH"
+                        "--lun {spec}: expected memory, memory:SIZE, file:PATH or rbd:POOL/IMAGE"
                     ));
                 }
             };

@@ -505,6 +505,29 @@ fn edit_lun(table: &mut Table, old: Option<&LunConfig>, new: &LunConfig) {
                 put(table, "backing", value("file"));
                 put(table, "path", value(path.display().to_string()));
             }
+            Backing::Rbd(rbd) => {
+                put(table, "backing", value(rbd.to_string()));
+                table.remove("path");
+                let text =
+                    |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+                for (key, v) in [
+                    ("ceph_conf", text(&rbd.conf)),
+                    ("ceph_client", rbd.client.clone()),
+                    ("ceph_keyring", text(&rbd.keyring)),
+                ] {
+                    match v {
+                        Some(v) => put(table, key, value(v)),
+                        None => {
+                            table.remove(key);
+                        }
+                    }
+                }
+            }
+        }
+        if !matches!(new.backing, Backing::Rbd(_)) {
+            for key in ["ceph_conf", "ceph_client", "ceph_keyring"] {
+                table.remove(key);
+            }
         }
     }
     if was.size != new.size || old.is_none() {

@@ -36,7 +36,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 use super::*;
-use crate::config::{ALUA_STATES, LunConfig, format_size, parse_size};
+use crate::config::{ALUA_STATES, LunConfig, RbdBacking, format_size, parse_size};
 use iscsi_login::Secret;
 
 /// The longest request line, bytes.
@@ -526,16 +526,26 @@ fn lun_add(server: &Server, p: &Params<'_>) -> Result<Value, RpcError> {
         "block_size",
         "physical_block_size",
         "read_only",
+        "ceph_conf",
+        "ceph_client",
+        "ceph_keyring",
     ])?;
     let target = p.str("target")?;
     let id = p.u16("lun")?;
     let backing = match p.str("backing")?.as_str() {
         "memory" => Backing::Memory,
-        other => match other.strip_prefix("file:") {
-            Some(path) if !path.is_empty() => Backing::File(PathBuf::from(path)),
+        other => match (other.strip_prefix("file:"), other.strip_prefix("rbd:")) {
+            (Some(path), _) if !path.is_empty() => Backing::File(PathBuf::from(path)),
+            (_, Some(spec)) => {
+                let mut rbd = RbdBacking::parse(spec).map_err(invalid_params)?;
+                rbd.conf = p.opt_str("ceph_conf")?.map(PathBuf::from);
+                rbd.client = p.opt_str("ceph_client")?;
+                rbd.keyring = p.opt_str("ceph_keyring")?.map(PathBuf::from);
+                Backing::Rbd(rbd)
+            }
             _ => {
                 return Err(invalid_params(format!(
-                    "backing {other:?} is not \"memory\" or \"file:PATH\""
+                    "backing {other:?} is not \"memory\", \"file:PATH\" or \"rbd:POOL/IMAGE\""
                 )));
             }
         },
@@ -563,6 +573,7 @@ fn backing_text(backing: &Backing) -> String {
     match backing {
         Backing::Memory => "memory".to_owned(),
         Backing::File(path) => format!("file:{}", path.display()),
+        Backing::Rbd(rbd) => rbd.to_string(),
     }
 }
 

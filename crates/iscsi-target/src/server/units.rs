@@ -95,6 +95,10 @@ pub(super) fn build_unit(
         lun: l.id,
         source,
     };
+    // An RBD image's size can change under us (`rbd resize`): its
+    // backend tells the unit, once there is one.
+    #[cfg(feature = "rbd")]
+    let mut rbd: Option<Arc<iscsi_rbd::RbdBackend>> = None;
     let (backend, inline): (Arc<dyn BlockBackend>, bool) = match &l.backing {
         Backing::Memory => {
             let disk =
@@ -107,6 +111,27 @@ pub(super) fn build_unit(
             let disk = FileBackend::open(path, l.size, l.block_size, l.read_only)
                 .map_err(backend_error)?;
             (Arc::new(disk), false)
+        }
+        Backing::Rbd(spec) => {
+            let io_error = |source| {
+                backend_error(BackendError::Io {
+                    path: spec.to_string().into(),
+                    source,
+                })
+            };
+            #[cfg(feature = "rbd")]
+            {
+                let disk = Arc::new(open_rbd(spec, l).map_err(io_error)?);
+                rbd = Some(disk.clone());
+                (disk, false)
+            }
+            #[cfg(not(feature = "rbd"))]
+            {
+                return Err(io_error(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "this iscsi-target was built without the rbd feature",
+                )));
+            }
         }
     };
     let serial = l
@@ -129,6 +154,7 @@ pub(super) fn build_unit(
     lu_config.product = l.product.clone().unwrap_or_else(|| match l.backing {
         Backing::Memory => "RAMDISK".to_owned(),
         Backing::File(_) => "FILEDISK".to_owned(),
+        Backing::Rbd(_) => "RBD".to_owned(),
     });
     let store = pr_dir.map(|dir| FilePrStore::new(dir, target, l.id));
     if let Some(store) = &store {
@@ -151,13 +177,58 @@ pub(super) fn build_unit(
             Err(e) => return Err(failed(e.to_string())),
         }
     }
+    let lu = Arc::new(lu);
+    #[cfg(feature = "rbd")]
+    if let Some(disk) = rbd {
+        let unit = Arc::downgrade(&lu);
+        let (target, id) = (target.to_owned(), l.id);
+        disk.on_resize(move |blocks| {
+            if let Some(lu) = unit.upgrade() {
+                match lu.resize(blocks) {
+                    Ok(()) => info!(target, lun = id, blocks, "RBD image resized; CAPACITY DATA HAS CHANGED queued"),
+                    Err(e) => warn!(target, lun = id, blocks, %e, "RBD image resized but the unit could not follow"),
+                }
+            }
+        })
+        .map_err(|source| {
+            let path = match &l.backing {
+                Backing::Rbd(spec) => spec.to_string(),
+                _ => String::new(),
+            };
+            backend_error(BackendError::Io {
+                path: path.into(),
+                source,
+            })
+        })?;
+    }
     Ok(Unit {
-        lu: Arc::new(lu),
+        lu,
         inline,
         backing: l.backing.clone(),
         metrics: Arc::new(metrics.unit(target, l.id)),
         stand_in: false,
     })
+}
+
+/// Connects to the LUN's cluster and opens its image.
+#[cfg(feature = "rbd")]
+fn open_rbd(
+    spec: &crate::config::RbdBacking,
+    l: &crate::config::LunConfig,
+) -> io::Result<iscsi_rbd::RbdBackend> {
+    let rados = iscsi_rbd::Rados::connect(&iscsi_rbd::CephOptions {
+        conf: spec.conf.clone(),
+        client: spec.client.clone(),
+        keyring: spec.keyring.clone(),
+        ..iscsi_rbd::CephOptions::default()
+    })?;
+    let image = iscsi_rbd::RbdSpec {
+        pool: spec.pool.clone(),
+        image: spec.image.clone(),
+    };
+    let disk = iscsi_rbd::RbdBackend::open(&rados, &image, l.block_size, l.read_only)?;
+    info!(image = %spec, blocks = disk.block_count(), block_size = l.block_size, "RBD image opened");
+    Ok(disk)
 }
 
 /// Forgets the persistent reservations a removed LUN kept (APTPL), so a
