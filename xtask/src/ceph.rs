@@ -64,6 +64,11 @@ impl Cluster {
         Ok(out.stdout)
     }
 
+    /// The daemons' pids.
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+
     fn alive(&mut self) -> Result {
         for c in &mut self.children {
             if let Ok(Some(status)) = c.try_wait() {
@@ -321,6 +326,15 @@ pub(crate) fn up(dir: &Path) -> Result<Cluster> {
         dir.display()
     );
     Ok(cluster)
+}
+
+/// Whether `pid` has exited and waits to be reaped (`kill -0` and
+/// `/proc/PID` still see it).
+pub(crate) fn is_zombie(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
 }
 
 /// Whether `pid` is a Ceph daemon (guards against a reused pid).

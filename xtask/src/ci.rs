@@ -189,6 +189,15 @@ pub(crate) fn main(args: &[String]) -> Result {
                 ..kernel
             })
         });
+        // LUNs on Ceph RBD images: a one-node cluster for the run, the
+        // full conformance run against it.
+        steps.step("interop --peer rbd", || {
+            interop::run(interop::Options {
+                peer: interop::PeerChoice::Rbd,
+                build: false,
+                ..interop::Options::default()
+            })
+        });
         // Only that the harness works: --quick figures meet no goals.
         steps.step("bench --quick", || {
             bench::run(bench::Options::quick()).map(|report| format!("harness works; {report}"))

@@ -1,4 +1,4 @@
-//! `cargo xtask interop [--peer ours|tgt|linux|targetcli|all] [--quick] [--no-build]`:
+//! `cargo xtask interop [--peer ours|tgt|linux|targetcli|rbd|all] [--quick] [--no-build]`:
 //! real third-party peers against our stack, on 127.0.0.1 only.
 //!
 //! - `ours`: our `iscsi-target` (built in release mode, started with a
@@ -40,15 +40,18 @@ const EXPECTATIONS: &str = "xtask/interop/iscsi-test-cu-pass.txt";
 const QUICK_SCSI: &str = "SCSI.Inquiry,SCSI.ReadCapacity16,SCSI.Read10,SCSI.Write10";
 
 const USAGE: &str =
-    "usage: cargo xtask interop [--peer ours|tgt|linux|targetcli|all] [--quick] [--no-build]
+    "usage: cargo xtask interop [--peer ours|tgt|linux|targetcli|rbd|all] [--quick] [--no-build]
 
   --peer ours       our iscsi-target against libiscsi tools, qemu-img/qemu-io, iscsi-test-cu
   --peer tgt        tgtd and the conformance suite against it
   --peer linux      the Linux kernel initiator (open-iscsi, in a QEMU guest) against our target
   --peer targetcli  our initiator and libiscsi against LIO configured with targetcli
                     (the host's LIO where the kernel has it, else LIO in the QEMU guest)
+  --peer rbd        our iscsi-target with its LUNs on Ceph RBD images (a one-node
+                    cluster on 127.0.0.1, up for the run): libiscsi, qemu-img,
+                    iscsi-test-cu, rbd export and rbd resize
   --peer all        every peer: ours and tgt with the conformance comparison,
-                    then linux and targetcli (default)
+                    then linux, targetcli and rbd (default)
   --quick           conformance: the iSCSI family and SCSI Inquiry, ReadCapacity16,
                     Read10, Write10 only; no tgtd run with --peer all; smaller
                     fio runs with --peer linux
@@ -66,6 +69,8 @@ pub(crate) enum PeerChoice {
     Targetcli,
     /// The Linux kernel initiator (in the guest) against our target.
     Linux,
+    /// Our target with LUNs on Ceph RBD images (a one-node cluster).
+    Rbd,
     /// Every peer: ours and tgtd, then linux and targetcli.
     All,
 }
@@ -106,7 +111,7 @@ pub(crate) fn parse_args(args: &[String]) -> Result<Option<Options>> {
                     Some(v) => v,
                     None => it
                         .next()
-                        .ok_or("--peer needs ours, tgt, linux, targetcli or all")?
+                        .ok_or("--peer needs ours, tgt, linux, targetcli, rbd or all")?
                         .clone(),
                 };
                 options.peer = match value.as_str() {
@@ -114,10 +119,11 @@ pub(crate) fn parse_args(args: &[String]) -> Result<Option<Options>> {
                     "tgt" | "tgtd" => PeerChoice::Tgt,
                     "targetcli" | "lio" => PeerChoice::Targetcli,
                     "linux" | "open-iscsi" => PeerChoice::Linux,
+                    "rbd" | "ceph" => PeerChoice::Rbd,
                     "all" => PeerChoice::All,
                     other => {
                         return Err(format!(
-                            "--peer {other:?}: expected ours, tgt, linux, targetcli or all"
+                            "--peer {other:?}: expected ours, tgt, linux, targetcli, rbd or all"
                         ));
                     }
                 };
@@ -147,7 +153,7 @@ pub(crate) struct Session {
     pub(crate) dir: PathBuf,
     /// Our `iscsi` tool, once built.
     pub(crate) iscsi: Option<PathBuf>,
-    reports: Vec<Report>,
+    pub(crate) reports: Vec<Report>,
 }
 
 impl Session {
@@ -234,6 +240,47 @@ const TARGET_CHECKS: &[Check] = &[
     },
 ];
 
+/// Our target with RBD-backed LUNs (`--peer rbd`): what concerns the
+/// storage, not logins or the live administration.
+pub(crate) const RBD_CHECKS: &[Check] = &[
+    Check {
+        name: "iscsi-ls",
+        run: check_ls,
+    },
+    Check {
+        name: "iscsi-inq",
+        run: check_inq,
+    },
+    Check {
+        name: "iscsi-readcapacity16",
+        run: check_readcapacity,
+    },
+    Check {
+        name: "iscsi-perf",
+        run: check_perf,
+    },
+    Check {
+        name: "qemu-img round trip",
+        run: check_qemu_img,
+    },
+    Check {
+        name: "qemu-io pattern",
+        run: check_qemu_io,
+    },
+    Check {
+        name: "iscsi-test-cu",
+        run: check_conformance,
+    },
+    Check {
+        name: "iscsi-test-cu expectations",
+        run: check_expectations,
+    },
+    Check {
+        name: "answers after the suite",
+        run: check_still_answers,
+    },
+];
+
 /// A reference target (tgtd, LIO): the conformance run for comparison.
 /// Our initiator's checks ([`INITIATOR_CHECKS`]) follow it.
 const REFERENCE_CHECKS: &[Check] = &[Check {
@@ -269,6 +316,7 @@ pub(crate) fn run(options: Options) -> Result<String> {
     match options.peer {
         PeerChoice::Targetcli => crate::lio::run(options.build),
         PeerChoice::Linux => crate::linux::run(options.build, options.quick),
+        PeerChoice::Rbd => crate::rbd::run(options.build, options.quick),
         PeerChoice::Ours | PeerChoice::Tgt => run_userspace(options),
         PeerChoice::All => {
             let results = [
@@ -276,6 +324,7 @@ pub(crate) fn run(options: Options) -> Result<String> {
                 // The binaries were built (or not) by the first run.
                 crate::linux::run(false, options.quick),
                 crate::lio::run(false),
+                crate::rbd::run(false, options.quick),
             ];
             let (ok, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
             if failed.is_empty() {

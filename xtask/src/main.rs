@@ -2,7 +2,7 @@
 //!
 //! - `ci`: fmt, clippy, tests, docs, cargo-deny, layering, fuzz smoke and
 //!   interop against real peers.
-//! - `interop [--peer ours|tgt|linux|targetcli|all] [--quick]`: our stack against
+//! - `interop [--peer ours|tgt|linux|targetcli|rbd|all] [--quick]`: our stack against
 //!   third-party iSCSI peers (libiscsi, qemu, tgtd, LIO) on 127.0.0.1.
 //! - `bench [--quick] [--micro]`: our target side by side with tgtd under
 //!   qemu-img bench, iscsi-perf and our `iscsi bench`; report and chart.
@@ -28,6 +28,7 @@ mod lio;
 mod live;
 mod peers;
 mod probe_api;
+mod rbd;
 mod util;
 
 use std::env;
@@ -38,7 +39,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci [--no-interop]               every check: fmt, clippy, tests, docs, cargo-deny,
                                   layering, fuzz smoke, interop, bench --quick
-  interop [--peer ours|tgt|linux|targetcli|all] [--quick] [--no-build]
+  interop [--peer ours|tgt|linux|targetcli|rbd|all] [--quick] [--no-build]
                                   our target against libiscsi, qemu and the
                                   iscsi-test-cu suite; tgtd as the reference
   bench [--quick] [--micro] [--rounds N] [--seconds S] [--no-build]

@@ -256,6 +256,9 @@ pub(crate) struct ConfigTarget {
     pub(crate) physical_block_size: Option<u32>,
     /// A read-only LUN.
     pub(crate) read_only: bool,
+    /// An RBD-backed LUN: image `rbd/ALIAS` of the cluster whose
+    /// configuration is `DIR/ceph/ceph.conf` (its size is the image's).
+    pub(crate) rbd: bool,
 }
 
 const fn ram(name: &'static str, alias: &'static str, size: &'static str) -> ConfigTarget {
@@ -269,6 +272,7 @@ const fn ram(name: &'static str, alias: &'static str, size: &'static str) -> Con
         mutual: false,
         physical_block_size: None,
         read_only: false,
+        rbd: false,
     }
 }
 
@@ -278,7 +282,7 @@ pub(crate) const READ_ONLY_IQN: &str = "iqn.2026-11.rs.iscsi:interop-ro";
 /// The targets of `--peer ours`: open 1 GiB (512-byte logical blocks on
 /// 4096-byte physical blocks, so the suite's LBPPB tests run), CHAP and
 /// mutual CHAP (64 MiB), and a read-only 64 MiB LUN.
-const OUR_TARGETS: [ConfigTarget; 4] = [
+pub(crate) const OUR_TARGETS: [ConfigTarget; 4] = [
     ConfigTarget {
         physical_block_size: Some(4096),
         ..ram(RAM_IQN, "interop-ram", "1G")
@@ -376,18 +380,25 @@ pub(crate) fn config_for(
                 "mutual_chap = {{ user = \"{TARGET_USER}\", secret = \"{TARGET_SECRET}\" }}"
             );
         }
-        let backing = if t.file {
+        let backing = if t.rbd {
             format!(
-                "backing = \"file\"\npath = \"{}\"",
-                dir.join(format!("{}.img", t.alias)).display()
+                "backing = \"rbd:rbd/{}\"\nceph_conf = \"{}\"",
+                t.alias,
+                dir.join("ceph/ceph.conf").display()
+            )
+        } else if t.file {
+            format!(
+                "backing = \"file\"\npath = \"{}\"\nsize = \"{}\"",
+                dir.join(format!("{}.img", t.alias)).display(),
+                t.size
             )
         } else {
-            "backing = \"memory\"".to_owned()
+            format!("backing = \"memory\"\nsize = \"{}\"", t.size)
         };
         let _ = write!(
             out,
-            "\n[[target.lun]]\nid = 0\n{backing}\nsize = \"{}\"\nblock_size = {}\n",
-            t.size, t.block_size
+            "\n[[target.lun]]\nid = 0\n{backing}\nblock_size = {}\n",
+            t.block_size
         );
         if let Some(physical) = t.physical_block_size {
             let _ = writeln!(out, "physical_block_size = {physical}");

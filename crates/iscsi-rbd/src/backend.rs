@@ -58,6 +58,8 @@ impl fmt::Display for RbdSpec {
 pub struct RbdBackend {
     image: RbdImage,
     block_size: u32,
+    /// The image's object size, bytes.
+    object_size: u64,
     blocks: AtomicU64,
     read_only: bool,
     watch: std::sync::Mutex<Option<Watch>>,
@@ -103,9 +105,11 @@ impl RbdBackend {
                 "image {spec} is {size} bytes, not a positive multiple of the {block_size}-byte block size"
             )));
         }
+        let object_size = image.object_size()?;
         Ok(Self {
             image,
             block_size,
+            object_size,
             blocks: AtomicU64::new(size / u64::from(block_size)),
             read_only,
             watch: std::sync::Mutex::new(None),
@@ -205,6 +209,12 @@ impl BlockBackend for RbdBackend {
 
     fn thin(&self) -> bool {
         true
+    }
+
+    /// The image's object size: a discard of less zeroes, the object
+    /// stays.
+    fn allocation_unit(&self) -> u64 {
+        self.object_size
     }
 
     fn read_only(&self) -> bool {

@@ -206,6 +206,15 @@ impl RbdImage {
         self.image.size()
     }
 
+    /// The size of the image's objects in bytes (4 MiB by default): the
+    /// unit Ceph allocates and deallocates.
+    ///
+    /// # Errors
+    /// librbd's error.
+    pub fn object_size(&self) -> io::Result<u64> {
+        self.image.object_size()
+    }
+
     /// Changes the size to `bytes` (`rbd_resize`); shrinking discards the
     /// data beyond the new end.
     ///

@@ -89,6 +89,7 @@ api! {
     fn rbd_open(IoctxT, *const c_char, *mut ImageT, *const c_char) -> c_int;
     fn rbd_close(ImageT) -> c_int;
     fn rbd_get_size(ImageT, *mut u64) -> c_int;
+    fn rbd_stat(ImageT, *mut c_void, usize) -> c_int;
     fn rbd_resize(ImageT, u64) -> c_int;
     fn rbd_lock_acquire(ImageT, c_int) -> c_int;
     fn rbd_is_exclusive_lock_owner(ImageT, *mut c_int) -> c_int;
@@ -449,6 +450,24 @@ impl Image {
         let r = unsafe { (self.api().rbd_get_size)(self.image, &raw mut size) };
         check(r as isize, "rbd_get_size")?;
         Ok(size)
+    }
+
+    /// The image's object size in bytes (`rbd_stat`: `obj_size`).
+    pub(crate) fn object_size(&self) -> io::Result<u64> {
+        // rbd_image_info_t begins with `uint64_t size; uint64_t obj_size;`
+        // (librbd.h, unchanged since format 1); its tail (names, parent)
+        // is not needed. librbd writes sizeof(rbd_image_info_t) bytes
+        // (under 200 on every ABI) and refuses a buffer smaller than that:
+        // 512 zeroed u64-aligned bytes hold it.
+        let mut info = [0u64; 64];
+        // SAFETY: an open image; `info` is writable for the byte length
+        // passed, which is at least librbd's struct size.
+        let r = unsafe {
+            (self.api().rbd_stat)(self.image, info.as_mut_ptr().cast(), size_of_val(&info))
+        };
+        check(r as isize, "rbd_stat")?;
+        let [_size, obj_size, ..] = info;
+        Ok(obj_size)
     }
 
     /// `rbd_resize` to `bytes`.

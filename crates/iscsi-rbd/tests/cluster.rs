@@ -248,7 +248,7 @@ fn scsi_commands_through_the_backend() {
     drop(image(&rados, "t-scsi", "32M"));
     let spec: RbdSpec = "t-scsi".parse().unwrap();
     let backend = Arc::new(RbdBackend::open(&rados, &spec, 4096, false).unwrap());
-    let lu = LogicalUnit::new(backend, LuConfig::new("iqn.2026-12.rs.iscsi:rbd", "r2"));
+    let lu = LogicalUnit::new(backend.clone(), LuConfig::new("iqn.2026-12.rs.iscsi:rbd", "r2"));
     let nexus = Nexus::new(1, "iqn.2026-12.rs.iscsi:client,i,0x1", 1);
     let run = |cdb: &[u8], data: &[Bytes]| {
         let mut r = lu.execute(&Request::new(&nexus, cdb, data));
@@ -300,6 +300,19 @@ fn scsi_commands_through_the_backend() {
     assert_eq!(run(&unmap, &[Bytes::from(list)]).status, Status::GOOD);
     let r = run(&rd, &[]);
     assert!(r.data.iter().all(|b| *b == 0));
+    // A whole object (4 MiB, the allocation unit) unmapped is
+    // deallocated; less of one leaves it allocated (and zeroed).
+    assert_eq!(backend.allocation_unit(), 4 << 20);
+    assert_eq!(backend.image().object_size().unwrap(), 4 << 20);
+    backend.write_at(0, &[5u8; 8192]).unwrap();
+    assert!(backend.mapping(0).unwrap().0);
+    backend.unmap(0, 4096).unwrap();
+    assert!(
+        backend.mapping(0).unwrap().0,
+        "a partial discard keeps the object"
+    );
+    backend.unmap(0, 4 << 20).unwrap();
+    assert_eq!(backend.mapping(0).unwrap(), (false, 32 << 20));
     // SYNCHRONIZE CACHE(10).
     assert_eq!(
         run(&[0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0], &[]).status,

@@ -86,6 +86,15 @@ pub trait BlockBackend: Send + Sync + fmt::Debug {
         ))
     }
 
+    /// Bytes the backend allocates and deallocates as a whole: an
+    /// [`unmap`](Self::unmap) of less leaves the unit allocated (zeroed),
+    /// so whole-device deallocations (SANITIZE BLOCK ERASE) go in
+    /// multiples of it. A block by default; an RBD image's object size
+    /// (4 MiB unless the image says otherwise).
+    fn allocation_unit(&self) -> u64 {
+        u64::from(self.block_size())
+    }
+
     /// Whether `offset` is mapped, and how many bytes from there share that
     /// state (GET LBA STATUS). The default says everything is mapped.
     ///

@@ -230,9 +230,18 @@ fn run(
 ) -> std::io::Result<()> {
     let bs = u64::from(backend.block_size());
     let zero = vec![0u8; usize::try_from(bs).unwrap_or(512)];
+    // A deallocation in whole allocation units of the backend, or the
+    // units stay allocated (zeroed) and GET LBA STATUS says MAPPED.
+    let chunk = match job {
+        Job::BlockErase if backend.thin() => {
+            let unit = backend.allocation_unit().max(1);
+            SANITIZE_CHUNK_BYTES.div_ceil(unit).saturating_mul(unit)
+        }
+        _ => SANITIZE_CHUNK_BYTES,
+    };
     let mut done = 0u64;
     while done < bytes {
-        let len = (bytes - done).min(SANITIZE_CHUNK_BYTES);
+        let len = (bytes - done).min(chunk);
         match job {
             Job::Overwrite(block) => backend.write_same(done, len / bs, block)?,
             Job::BlockErase if backend.thin() => backend.unmap(done, len)?,
