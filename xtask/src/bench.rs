@@ -37,12 +37,17 @@ const USAGE: &str =
   --rounds N    rounds of A B alternation (default 3)
   --seconds S   length of each case in seconds (default 5)
   --no-build    use target/release/{iscsi-target,iscsi} as they are
+  --rbd         both targets on one Ceph RBD image (ours: librbd; tgtd: tgt-rbd's
+                bs_rbd) of a one-node cluster up for the run; report in
+                target/bench-rbd/
 ";
 
 /// Command-line options.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Options {
     quick: bool,
+    /// LUNs on an RBD image instead of RAM.
+    rbd: bool,
     micro: bool,
     rounds: usize,
     seconds: f64,
@@ -53,6 +58,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             quick: false,
+            rbd: false,
             micro: false,
             rounds: 3,
             seconds: 5.0,
@@ -93,6 +99,7 @@ pub(crate) fn parse_args(args: &[String]) -> Result<Option<Options>> {
         match flag {
             "--quick" => o.quick = true,
             "--micro" => o.micro = true,
+            "--rbd" => o.rbd = true,
             "--no-build" => o.build = false,
             "--rounds" => {
                 o.rounds = value("--rounds")?
@@ -234,6 +241,20 @@ const CASES: [Case; 9] = [
     case(Client::Ours, true, false, 131_072, 16, None),
 ];
 
+/// The cases on an RBD image (issue 15's goals: ours ≥ 1.5× tgt's
+/// bs_rbd): the same client for both targets, random 4 KiB at QD32 and
+/// sequential 128 KiB.
+const RBD_CASES: [Case; 5] = [
+    case(Client::Ours, false, true, 4096, 32, Some(1.5)),
+    case(Client::Ours, true, true, 4096, 32, Some(1.5)),
+    case(Client::IscsiPerf, false, true, 4096, 32, None),
+    case(Client::QemuImg, false, false, 131_072, 16, Some(1.5)),
+    case(Client::QemuImg, true, false, 131_072, 16, Some(1.5)),
+];
+
+/// The image both targets serve with `--rbd`.
+const RBD_IMAGE: &str = "bench";
+
 /// One measurement.
 #[derive(Clone, Copy, Debug, Default)]
 struct Run {
@@ -255,10 +276,19 @@ struct Side<'a> {
 
 /// Runs the benchmark; `Ok` holds the report path.
 pub(crate) fn run(options: Options) -> Result<String> {
-    let dir = interop::target_dir().join("bench");
+    let dir = interop::target_dir().join(if options.rbd { "bench-rbd" } else { "bench" });
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let mut steps = Steps::new();
     steps.step("setup", setup);
+    let mut cluster = None;
+    if options.rbd {
+        steps.step("ceph: up", || {
+            let c = crate::ceph::up(&dir.join("ceph"))?;
+            c.rbd(&["create", "--size", "1G", &format!("rbd/{RBD_IMAGE}")])?;
+            cluster = Some(c);
+            Ok(format!("image rbd/{RBD_IMAGE}, 1 GiB"))
+        });
+    }
     let mut binaries: Option<Binaries> = None;
     steps.step("build iscsi-target and iscsi", || {
         let (b, detail) = interop::build_binaries(options.build)?;
@@ -279,7 +309,16 @@ pub(crate) fn run(options: Options) -> Result<String> {
 
     let mut ours: Option<OurTarget> = None;
     steps.step("ours: start", || {
-        let t = OurTarget::start(&binaries.target, &dir)?;
+        let t = if options.rbd {
+            let lun = peers::ConfigTarget {
+                alias: RBD_IMAGE,
+                rbd: true,
+                ..peers::OUR_TARGETS[0]
+            };
+            OurTarget::start_serving(&binaries.target, &dir, &[lun], &[], "warn")?
+        } else {
+            OurTarget::start(&binaries.target, &dir)?
+        };
         let detail = format!("pid {} on 127.0.0.1:{}", t.pid(), t.port());
         ours = Some(t);
         Ok(detail)
@@ -287,14 +326,18 @@ pub(crate) fn run(options: Options) -> Result<String> {
     let mut tgtd: Option<Tgtd> = None;
     steps.step("tgtd: start", || {
         peers::require(peers::TGT_TOOLS)?;
-        let t = Tgtd::start(&dir)?;
+        let t = match &cluster {
+            Some(c) => Tgtd::start_rbd(&dir, &format!("rbd/{RBD_IMAGE}"), &c.conf())?,
+            None => Tgtd::start(&dir)?,
+        };
         let detail = format!("pid {} on 127.0.0.1:{}", t.pid().unwrap_or(0), t.port());
         tgtd = Some(t);
         Ok(detail)
     });
 
+    let cases: &[Case] = if options.rbd { &RBD_CASES } else { &CASES };
     let mut results: Vec<(Case, Vec<Run>, Vec<Run>)> =
-        CASES.iter().map(|c| (*c, Vec::new(), Vec::new())).collect();
+        cases.iter().map(|c| (*c, Vec::new(), Vec::new())).collect();
     if let (Some(o), Some(t)) = (ours.as_mut(), tgtd.as_mut()) {
         let ours_pid = o.pid();
         let tgtd_pid = t.pid().unwrap_or(0);
@@ -350,6 +393,12 @@ pub(crate) fn run(options: Options) -> Result<String> {
     steps.step("tgtd: stop", || {
         tgtd.take().ok_or("tgtd was not running")?.stop()
     });
+    if options.rbd {
+        steps.step("ceph: down", || {
+            drop(cluster.take().ok_or("no cluster was up")?);
+            Ok("daemons killed, directory removed".to_owned())
+        });
+    }
 
     let mut micro = Vec::new();
     if options.micro {
@@ -633,13 +682,24 @@ fn render(
     micro: &[(String, f64)],
     options: Options,
 ) -> String {
-    let mut out = String::from("# cargo xtask bench\n\n");
+    let mut out = String::from(if options.rbd {
+        "# cargo xtask bench --rbd\n\n"
+    } else {
+        "# cargo xtask bench\n\n"
+    });
     out.push_str(&format!(
         "{} round(s) of {} s per case, ours then tgtd in each; medians with min–max. \
-         Both LUNs are 1 GiB in RAM (ours: memory backend; tgtd: thick file in /dev/shm), \
-         filled once before measuring. Client and servers share this machine's {} CPUs.{}\n\n",
+         {} Client and servers share this machine's {} CPUs.{}\n\n",
         options.rounds,
         options.seconds,
+        if options.rbd {
+            "Both targets serve the same 1 GiB Ceph RBD image (ours: iscsi-rbd over librbd; \
+             tgtd: tgt-rbd's bs_rbd), on a one-node cluster (one mon, one memstore OSD) on \
+             this machine too, filled once through each before measuring."
+        } else {
+            "Both LUNs are 1 GiB in RAM (ours: memory backend; tgtd: thick file in /dev/shm), \
+             filled once before measuring."
+        },
         thread::available_parallelism().map_or(0, std::num::NonZero::get),
         if options.quick {
             " **--quick: a smoke run, not a measurement.**"
@@ -881,6 +941,11 @@ mod tests {
         assert!(parse_args(&args(&["--seconds"])).is_err());
         assert!(parse_args(&args(&["--fast"])).is_err());
         assert_eq!(parse_args(&args(&["--help"])).unwrap(), None);
+        assert!(
+            parse_args(&args(&["--rbd"]))
+                .unwrap()
+                .is_some_and(|o| o.rbd)
+        );
     }
 
     #[test]

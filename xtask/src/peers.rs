@@ -746,6 +746,9 @@ fn create_thick_file(path: &Path, size: u64) -> Result {
         .map_err(|e| format!("cannot sync {}: {e}", path.display()))
 }
 
+/// tgt's RBD backing store (Debian package `tgt-rbd`).
+const TGT_BS_RBD: &str = "/usr/lib/tgt/backing-store/bs_rbd.so";
+
 /// tgtd with one target ([`TGTD_IQN`]): LUN 1 is a thick 1 GiB file in
 /// /dev/shm (LUN 0 is tgt's controller), bound to every initiator.
 pub(crate) struct Tgtd {
@@ -753,6 +756,9 @@ pub(crate) struct Tgtd {
     ctl: u16,
     port: u16,
     image: PathBuf,
+    /// LUN 1 on an RBD image through tgt's `bs_rbd` (Debian `tgt-rbd`):
+    /// `(POOL/IMAGE, ceph.conf)`, instead of the file in /dev/shm.
+    rbd: Option<(String, PathBuf)>,
     log: PathBuf,
     exposed: Exposed,
     /// Target ids created, deleted again on shutdown.
@@ -762,6 +768,17 @@ pub(crate) struct Tgtd {
 impl Tgtd {
     /// Starts and configures tgtd (`dir` receives its log).
     pub(crate) fn start(dir: &Path) -> Result<Self> {
+        Self::start_on(dir, None)
+    }
+
+    /// tgtd whose LUNs are the RBD image `spec` (`POOL/IMAGE`) of the
+    /// cluster configured in `conf`, through `bs_rbd`.
+    pub(crate) fn start_rbd(dir: &Path, spec: &str, conf: &Path) -> Result<Self> {
+        install(&[("tgtd", "tgt"), (TGT_BS_RBD, "tgt-rbd")])?;
+        Self::start_on(dir, Some((spec.to_owned(), conf.to_path_buf())))
+    }
+
+    fn start_on(dir: &Path, rbd: Option<(String, PathBuf)>) -> Result<Self> {
         let port = free_port()?;
         let ctl = free_control_number();
         let mut tgtd = Self {
@@ -772,6 +789,7 @@ impl Tgtd {
                 "/dev/shm/xtask-interop-tgtd-{}.img",
                 std::process::id()
             )),
+            rbd,
             log: dir.join("tgtd.log"),
             exposed: Exposed {
                 data: LunRef {
@@ -801,7 +819,9 @@ impl Tgtd {
             },
             tids: Vec::new(),
         };
-        create_thick_file(&tgtd.image, GIB)?;
+        if tgtd.rbd.is_none() {
+            create_thick_file(&tgtd.image, GIB)?;
+        }
         let (out, err) = log_files(&tgtd.log)?;
         // Not under `timeout`: the guard must own tgtd's own pid to kill it.
         let mut cmd = Command::new("tgtd");
@@ -867,7 +887,7 @@ impl Tgtd {
             ])?;
             self.tids.push(tid);
             if tid <= 3 {
-                self.admin(&[
+                let mut lun = vec![
                     "--mode",
                     "logicalunit",
                     "--op",
@@ -876,9 +896,23 @@ impl Tgtd {
                     &tid_text,
                     "--lun",
                     "1",
-                    "--backing-store",
-                    &image,
-                ])?;
+                ];
+                let bsopts;
+                match &self.rbd {
+                    Some((spec, conf)) => {
+                        bsopts = format!("conf={}", conf.display());
+                        lun.extend([
+                            "--bstype",
+                            "rbd",
+                            "--backing-store",
+                            spec,
+                            "--bsopts",
+                            &bsopts,
+                        ]);
+                    }
+                    None => lun.extend(["--backing-store", &image]),
+                }
+                self.admin(&lun)?;
             }
             self.admin(&[
                 "--mode",
@@ -1021,8 +1055,10 @@ impl Tgtd {
     /// Stops tgtd and removes its image.
     pub(crate) fn stop(mut self) -> Result<String> {
         let detail = self.shutdown()?;
-        fs::remove_file(&self.image)
-            .map_err(|e| format!("cannot remove {}: {e}", self.image.display()))?;
+        if self.rbd.is_none() {
+            fs::remove_file(&self.image)
+                .map_err(|e| format!("cannot remove {}: {e}", self.image.display()))?;
+        }
         Ok(detail)
     }
 }

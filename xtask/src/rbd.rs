@@ -107,14 +107,14 @@ pub(crate) fn run(build: bool, quick: bool) -> Result<String> {
     );
     steps.step("rbd: the data is in the image", || {
         let (t, c) = (
-            target.as_mut().ok_or("our target is not running")?,
+            target.as_ref().ok_or("our target is not running")?,
             cluster.as_ref().ok_or("no cluster")?,
         );
         data_in_image(&dir, t, c)
     });
     steps.step("rbd: rbd resize reaches the initiator", || {
         let (t, c) = (
-            target.as_mut().ok_or("our target is not running")?,
+            target.as_ref().ok_or("our target is not running")?,
             cluster.as_ref().ok_or("no cluster")?,
         );
         resize(t, c)
@@ -164,7 +164,7 @@ pub(crate) fn run(build: bool, quick: bool) -> Result<String> {
 
 /// 16 MiB written through iSCSI with qemu-img are what `rbd export` reads
 /// from the image.
-fn data_in_image(dir: &Path, target: &mut RbdTarget, cluster: &Cluster) -> Result<String> {
+fn data_in_image(dir: &Path, target: &RbdTarget, cluster: &Cluster) -> Result<String> {
     const SIZE: u64 = 16 << 20;
     peers::ensure_qemu_iscsi(false)?;
     let input = dir.join("rbd-in.raw");
@@ -199,7 +199,7 @@ fn data_in_image(dir: &Path, target: &mut RbdTarget, cluster: &Cluster) -> Resul
 
 /// `rbd resize` of the data image, then READ CAPACITY(16) through iSCSI
 /// answers the new size (the target saw it through its watch).
-fn resize(target: &mut RbdTarget, cluster: &Cluster) -> Result<String> {
+fn resize(target: &RbdTarget, cluster: &Cluster) -> Result<String> {
     let url = target.url(&target.exposed().data.clone(), None);
     let last_lba = || -> Result<u64> {
         let out = interop::run_ok(util::timed(30, "iscsi-readcapacity16").arg(&url))?;

@@ -161,8 +161,11 @@ pub(crate) fn timed(secs: u64, program: &str) -> Command {
     cmd
 }
 
-/// True when `program` is on PATH.
+/// True when `program` is on PATH (or, given as an absolute path, exists).
 pub(crate) fn have(program: &str) -> bool {
+    if program.starts_with('/') {
+        return Path::new(program).exists();
+    }
     env::var_os("PATH").is_some_and(|paths| {
         env::split_paths(&paths).any(|dir| {
             let candidate = dir.join(program);

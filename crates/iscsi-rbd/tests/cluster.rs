@@ -248,7 +248,10 @@ fn scsi_commands_through_the_backend() {
     drop(image(&rados, "t-scsi", "32M"));
     let spec: RbdSpec = "t-scsi".parse().unwrap();
     let backend = Arc::new(RbdBackend::open(&rados, &spec, 4096, false).unwrap());
-    let lu = LogicalUnit::new(backend.clone(), LuConfig::new("iqn.2026-12.rs.iscsi:rbd", "r2"));
+    let lu = LogicalUnit::new(
+        backend.clone(),
+        LuConfig::new("iqn.2026-12.rs.iscsi:rbd", "r2"),
+    );
     let nexus = Nexus::new(1, "iqn.2026-12.rs.iscsi:client,i,0x1", 1);
     let run = |cdb: &[u8], data: &[Bytes]| {
         let mut r = lu.execute(&Request::new(&nexus, cdb, data));
