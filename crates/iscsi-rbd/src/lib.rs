@@ -433,6 +433,42 @@ impl RbdImage {
         }
     }
 
+    /// Writes `parts` back to back from `offset` without blocking a
+    /// thread and without gathering them (one `rbd_aio_writev`; the
+    /// buffers are kept alive by their reference counts until librbd is
+    /// done).
+    ///
+    /// # Errors
+    /// As [`write_vectored_at`](Self::write_vectored_at), from the future.
+    pub fn write_parts(
+        &self,
+        offset: u64,
+        parts: Vec<bytes::Bytes>,
+    ) -> impl Future<Output = io::Result<()>> + Send + use<> {
+        let empty = parts.iter().all(|p| p.is_empty());
+        let started = (!empty).then(|| self.image.start(offset, Request::WriteParts(parts)));
+        async move {
+            let Some(started) = started else {
+                return Ok(());
+            };
+            let done = started.await?;
+            finished(&done, "rbd_aio_writev").map(|_| ())
+        }
+    }
+
+    /// Makes every write completed so far durable without blocking a
+    /// thread (`rbd_aio_flush`).
+    ///
+    /// # Errors
+    /// librbd's error, from the future.
+    pub fn flush_async(&self) -> impl Future<Output = io::Result<()>> + Send + use<> {
+        let started = self.image.start(0, Request::Flush);
+        async move {
+            let done = started.await?;
+            finished(&done, "rbd_aio_flush").map(|_| ())
+        }
+    }
+
     /// Writes `data` at `offset` without blocking a thread (see
     /// [`read`](Self::read)).
     ///

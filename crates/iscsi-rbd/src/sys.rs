@@ -333,6 +333,9 @@ struct Op {
     /// The gather list handed to readv/writev; points into `buf` or into
     /// the blocked caller's buffers.
     iov: Vec<Iovec>,
+    /// Owned buffers `iov` points into (`WriteParts`): `Bytes` never move
+    /// their contents.
+    parts: Vec<bytes::Bytes>,
     /// Filled by librbd on a compare-and-write miscompare.
     mismatch: u64,
     pending: Arc<Pending>,
@@ -355,12 +358,13 @@ unsafe extern "C" fn on_complete(c: CompletionT, arg: *mut c_void) {
     let Op {
         buf,
         iov,
+        parts,
         mismatch,
         pending,
         in_flight,
         ..
     } = *op;
-    drop(iov);
+    drop((iov, parts));
     pending.complete(Done { ret, buf, mismatch });
     in_flight.leave();
 }
@@ -398,6 +402,9 @@ pub(crate) enum Request<'a> {
     Write(Vec<u8>),
     /// `rbd_aio_writev` of the caller's buffers (blocking calls only).
     WriteFrom(&'a [&'a [u8]]),
+    /// `rbd_aio_writev` of owned, shared buffers (an iSCSI Data-Out as it
+    /// arrived), without gathering them.
+    WriteParts(Vec<bytes::Bytes>),
     /// `rbd_aio_discard` of this many bytes.
     Discard(u64),
     /// `rbd_aio_write_zeroes` of this many bytes.
@@ -582,6 +589,7 @@ impl Image {
             api,
             buf: Vec::new(),
             iov: Vec::new(),
+            parts: Vec::new(),
             mismatch: 0,
             pending: Arc::clone(pending),
             in_flight: Arc::clone(&self.in_flight),
@@ -615,6 +623,19 @@ impl Image {
             }
             Request::WriteFrom(bufs) => {
                 op.iov = bufs
+                    .iter()
+                    .filter(|b| !b.is_empty())
+                    .map(|b| Iovec {
+                        base: b.as_ptr().cast_mut().cast(),
+                        len: b.len(),
+                    })
+                    .collect();
+                Call::Writev
+            }
+            Request::WriteParts(parts) => {
+                op.parts = parts;
+                op.iov = op
+                    .parts
                     .iter()
                     .filter(|b| !b.is_empty())
                     .map(|b| Iovec {

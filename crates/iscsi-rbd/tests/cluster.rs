@@ -107,6 +107,18 @@ fn blocking_and_async_reads_and_writes_round_trip() {
         let data = block_on(r).unwrap();
         assert!(data.iter().all(|x| usize::from(*x) == i), "block {i}");
     }
+    // Shared buffers as they came off the network, written without
+    // gathering, then flushed.
+    let parts = vec![
+        Bytes::from(vec![0xa1u8; 1000]),
+        Bytes::new(),
+        Bytes::from(vec![0xa2u8; 3096]),
+    ];
+    block_on(img.write_parts(8 << 20, parts)).unwrap();
+    block_on(img.flush_async()).unwrap();
+    let data = block_on(img.read(8 << 20, 4096)).unwrap();
+    assert!(data[..1000].iter().all(|b| *b == 0xa1) && data[1000..].iter().all(|b| *b == 0xa2));
+    block_on(img.write_parts(0, Vec::new())).unwrap();
     // Beyond the end: an error, not a short read.
     let mut tail = vec![0u8; 8192];
     assert!(img.read_at((16 << 20) - 4096, &mut tail).is_err());

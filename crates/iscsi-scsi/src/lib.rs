@@ -75,8 +75,8 @@ pub mod fuzzing;
 pub use backend::{BackendError, BlockBackend, FileBackend, MemoryBackend};
 pub use command::{BlockAccess, Command, ModeSense, ReportSupportedOperationCodes};
 pub use lu::{
-    Background, BackgroundWork, COPY_CHUNK_BYTES, CopyTargets, LogicalUnit, LuConfig,
-    MAX_COMPARE_AND_WRITE_BLOCKS, MAX_CSCD_DESCRIPTORS, MAX_DESCRIPTOR_LIST_LENGTH,
+    Background, BackgroundWork, Begun, COPY_CHUNK_BYTES, CopyTargets, IoPlan, LogicalUnit,
+    LuConfig, MAX_COMPARE_AND_WRITE_BLOCKS, MAX_CSCD_DESCRIPTORS, MAX_DESCRIPTOR_LIST_LENGTH,
     MAX_SEGMENT_BYTES, MAX_SEGMENT_DESCRIPTORS, MAX_TRANSFER_BLOCKS, MAX_TRANSFER_BYTES,
     MAX_UNMAP_BLOCKS, MAX_UNMAP_DESCRIPTORS, MAX_WRITE_SAME_BLOCKS, Nexus, PrStore, Request,
     ResetKind, Response, SANITIZE_CHUNK_BYTES, TargetPortGroup, TargetPortGroups, TaskSets,

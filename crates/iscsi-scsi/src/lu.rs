@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use bytes::{Bytes, BytesMut};
 
@@ -18,6 +18,7 @@ use crate::pr::Reservations;
 use crate::sense::{Asc, Sense, SenseFormat, SenseKey, Status};
 
 mod alua;
+mod gate;
 mod sanitize;
 mod sbc;
 mod spc;
@@ -25,7 +26,9 @@ mod vpd;
 mod xcopy;
 
 pub use alua::{TargetPortGroup, TargetPortGroups};
+use gate::GateGuard;
 pub use sanitize::{Background, BackgroundWork, SANITIZE_CHUNK_BYTES};
+pub use sbc::{Begun, IoPlan};
 
 pub use xcopy::{
     COPY_CHUNK_BYTES, CopyTargets, MAX_CSCD_DESCRIPTORS, MAX_DESCRIPTOR_LIST_LENGTH,
@@ -362,7 +365,7 @@ pub struct LogicalUnit {
     any_reservation: AtomicBool,
     /// PREVENT ALLOW MEDIUM REMOVAL state per nexus.
     prevent: Mutex<Vec<u64>>,
-    write_gate: RwLock<()>,
+    write_gate: gate::WriteGate,
     /// The last ALUA change this unit queued unit attentions for.
     alua_seen: std::sync::atomic::AtomicU64,
     /// A SANITIZE running or failed.
@@ -465,7 +468,7 @@ impl LogicalUnit {
             reservations: Mutex::new(Reservations::new(ptpl_capable)),
             any_reservation: AtomicBool::new(false),
             prevent: Mutex::new(Vec::new()),
-            write_gate: RwLock::new(()),
+            write_gate: gate::WriteGate::default(),
             alua_seen: std::sync::atomic::AtomicU64::new(0),
             sanitize: Arc::default(),
             copies: Mutex::new(HashMap::new()),
@@ -655,10 +658,21 @@ impl LogicalUnit {
     /// then the command itself.
     #[must_use]
     pub fn execute(&self, req: &Request<'_>) -> Response {
+        match self.admit(req) {
+            Ok(command) => self.run(req, command),
+            Err(response) => response,
+        }
+    }
+
+    /// What comes before a command runs: its CDB checked, a running or
+    /// failed SANITIZE, unit attentions, the port's ALUA state,
+    /// reservations, the CDB decoded. `Err` holds the answer when the
+    /// command does not run.
+    fn admit(&self, req: &Request<'_>) -> Result<Command, Response> {
         let format = self.sense_format();
         let cdb = req.cdb;
         if let Err(sense) = cdb::check_len(cdb) {
-            return Response::check(sense, format);
+            return Err(Response::check(sense, format));
         }
         let spec = cdb::lookup(cdb);
         self.alua_note_changes();
@@ -676,9 +690,12 @@ impl LogicalUnit {
                     } else {
                         SenseFormat::Fixed
                     };
-                    return Response::good(truncate(sanitize::in_progress().encode(wanted), alloc));
+                    return Err(Response::good(truncate(
+                        sanitize::in_progress().encode(wanted),
+                        alloc,
+                    )));
                 }
-                _ => return Response::check(sanitize::in_progress(), format),
+                _ => return Err(Response::check(sanitize::in_progress(), format)),
             }
         }
         // Unit attentions stop every command but INQUIRY, REPORT LUNS and
@@ -686,18 +703,18 @@ impl LogicalUnit {
         if spec.is_none_or(|c| c.unit_attention)
             && let Some(ua) = self.take_attention(req.nexus.id)
         {
-            return Response::check(ua, format);
+            return Err(Response::check(ua, format));
         }
         // A port whose group is in standby, unavailable or transitioning
         // lets only some commands through (SPC-4 §5.15.2.4).
         if let Some(sense) = self.alua_check(req, spec.map(|c| c.handler)) {
-            return Response::check(sense, format);
+            return Err(Response::check(sense, format));
         }
         if self.any_reservation.load(Ordering::Acquire) {
             let access = cdb::access(cdb);
             let r = lock(&self.reservations);
             if r.conflicts(req.nexus, access) {
-                return Response::status(Status::RESERVATION_CONFLICT);
+                return Err(Response::status(Status::RESERVATION_CONFLICT));
             }
         }
         let parsed = match req.command {
@@ -706,7 +723,7 @@ impl LogicalUnit {
         };
         let command = match parsed {
             Ok(command) => command,
-            Err(sense) => return Response::check(sense, format),
+            Err(sense) => return Err(Response::check(sense, format)),
         };
         // After a failed SANITIZE the medium is not to be trusted until a
         // sanitize succeeds (SBC-4 §4.11.3).
@@ -717,8 +734,14 @@ impl LogicalUnit {
                     Command::Unmap { .. } | Command::ExtendedCopy { .. }
                 ))
         {
-            return Response::check(sanitize::failure_mode(), format);
+            return Err(Response::check(sanitize::failure_mode(), format));
         }
+        Ok(command)
+    }
+
+    /// Runs an admitted command.
+    fn run(&self, req: &Request<'_>, command: Command) -> Response {
+        let format = self.sense_format();
         let outcome = match command {
             Command::TestUnitReady => Ok(Bytes::new()),
             Command::Inquiry {

@@ -44,6 +44,34 @@ use units::{
     forget_persistent_reservations, port_groups, stand_in,
 };
 
+/// A boxed future of the runtime's (`Send`, no borrow).
+type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Reads, writes and flushes that complete asynchronously: the backend's
+/// own completion wakes the connection's task, no thread waits for it.
+trait AsyncIo: Send + Sync + std::fmt::Debug {
+    /// `len` bytes from byte `offset`.
+    fn read(&self, offset: u64, len: usize) -> BoxFuture<io::Result<bytes::Bytes>>;
+    /// The buffers back to back from byte `offset`.
+    fn write(&self, offset: u64, parts: Vec<bytes::Bytes>) -> BoxFuture<io::Result<()>>;
+    /// Every completed write made durable.
+    fn flush(&self) -> BoxFuture<io::Result<()>>;
+}
+
+#[cfg(feature = "rbd")]
+impl AsyncIo for iscsi_rbd::RbdBackend {
+    fn read(&self, offset: u64, len: usize) -> BoxFuture<io::Result<bytes::Bytes>> {
+        let read = self.image().read(offset, len);
+        Box::pin(async move { read.await.map(bytes::Bytes::from) })
+    }
+    fn write(&self, offset: u64, parts: Vec<bytes::Bytes>) -> BoxFuture<io::Result<()>> {
+        Box::pin(self.image().write_parts(offset, parts))
+    }
+    fn flush(&self) -> BoxFuture<io::Result<()>> {
+        Box::pin(self.image().flush_async())
+    }
+}
+
 /// A logical unit as the server holds it.
 #[derive(Debug, Clone)]
 struct Unit {
@@ -51,6 +79,10 @@ struct Unit {
     /// Memory-backed units run commands on the connection's task (they are
     /// quicker than a thread hand-off); file-backed ones on the blocking pool.
     inline: bool,
+    /// A backend whose reads and writes complete without a waiting thread
+    /// (RBD): READ and WRITE run through it on the connection's runtime,
+    /// the other commands on the blocking pool.
+    aio: Option<Arc<dyn AsyncIo>>,
     /// Where its blocks live.
     backing: Backing,
     /// Its counters (metrics).

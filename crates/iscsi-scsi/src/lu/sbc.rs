@@ -7,7 +7,185 @@ use crate::data::{
     LbaStatus, LbaStatusDescriptor, ProvisioningStatus, ReadCapacity10, ReadCapacity16,
 };
 
+/// How [`LogicalUnit::begin`] left a command: answered, an I/O for the
+/// caller to do (asynchronously, on a backend that can) and hand to
+/// [`LogicalUnit::finish_read`] or [`LogicalUnit::finish_write`], or a
+/// command for [`LogicalUnit::execute`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Begun {
+    /// Answered without touching the medium: a CHECK CONDITION (unit
+    /// attention, reservation conflict, LBA out of range, …) or a
+    /// transfer of zero blocks.
+    Done(Response),
+    /// Read [`IoPlan::len`] bytes from byte [`IoPlan::offset`].
+    Read(IoPlan),
+    /// Write the first [`IoPlan::len`] bytes of the Data-Out at byte
+    /// [`IoPlan::offset`], then make them durable when [`IoPlan::flush`]
+    /// (FUA with the write cache on).
+    Write(IoPlan),
+    /// Anything else (or a READ/WRITE that would wait behind an atomic
+    /// command): run it with [`LogicalUnit::execute`].
+    Execute,
+}
+
+/// An admitted READ or WRITE: where its bytes go. It holds the unit's
+/// write gate shared until it is finished (or dropped), so COMPARE AND
+/// WRITE, ORWRITE and WRITE ATOMIC stay atomic against it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct IoPlan {
+    /// Byte offset in the backend.
+    pub offset: u64,
+    /// Bytes to transfer: whole blocks.
+    pub len: usize,
+    /// Writes: flush (SYNCHRONIZE CACHE semantics) after the write.
+    pub flush: bool,
+    lba: u64,
+    _gate: GateGuard,
+}
+
 impl LogicalUnit {
+    /// The first half of [`execute`](Self::execute) for READ(6/10/12/16)
+    /// and WRITE(6/10/12/16), for backends whose I/O completes
+    /// asynchronously: everything SAM-5 and SBC-3 check before the medium
+    /// is touched, then the plan of the transfer. Every other command is
+    /// [`Begun::Execute`].
+    #[must_use]
+    pub fn begin(&self, req: &Request<'_>) -> Begun {
+        // Only a READ or a plain WRITE splits: decide before admitting
+        // (which consumes a unit attention).
+        let splits = match req.command {
+            Some(command) => matches!(
+                command,
+                Command::Read(_) | Command::Write { atomic: false, .. }
+            ),
+            None => matches!(
+                req.cdb.first(),
+                Some(0x08 | 0x28 | 0xa8 | 0x88 | 0x0a | 0x2a | 0xaa | 0x8a)
+            ),
+        };
+        if !splits {
+            return Begun::Execute;
+        }
+        let format = self.sense_format();
+        let command = match self.admit(req) {
+            Ok(command) => command,
+            Err(response) => return Begun::Done(response),
+        };
+        let planned = match command {
+            Command::Read(access) => self.plan_read(access).map(|p| p.map(Begun::Read)),
+            Command::Write {
+                access,
+                atomic: false,
+            } => self.plan_write(req, access).map(|p| p.map(Begun::Write)),
+            _ => return Begun::Execute,
+        };
+        match planned {
+            Ok(Some(begun)) => begun,
+            // No shared gate without waiting: the blocking path waits.
+            Ok(None) => Begun::Execute,
+            Err(Some(fail)) => Begun::Done(Response::failed(fail, format)),
+            Err(None) => Begun::Done(Response::good(Bytes::new())),
+        }
+    }
+
+    /// `Err(None)`: nothing to transfer.
+    fn plan_read(&self, access: BlockAccess) -> Result<Option<IoPlan>, Option<Fail>> {
+        let BlockAccess {
+            lba,
+            transfer_length: blocks,
+            protect,
+            ..
+        } = access;
+        self.check_range(lba, u64::from(blocks), protect)?;
+        if u64::from(blocks) * u64::from(self.block_size) > MAX_TRANSFER_BYTES as u64 {
+            return Err(Some(field(7, None)));
+        }
+        if blocks == 0 {
+            return Err(None);
+        }
+        let len = self.bytes_of(u64::from(blocks))?;
+        Ok(self.write_gate.try_shared().map(|gate| IoPlan {
+            offset: lba * u64::from(self.block_size),
+            len,
+            flush: false,
+            lba,
+            _gate: gate,
+        }))
+    }
+
+    fn plan_write(
+        &self,
+        req: &Request<'_>,
+        access: BlockAccess,
+    ) -> Result<Option<IoPlan>, Option<Fail>> {
+        let BlockAccess {
+            lba,
+            transfer_length: blocks,
+            protect,
+            fua,
+            ..
+        } = access;
+        self.check_range(lba, u64::from(blocks), protect)?;
+        self.check_writable()?;
+        if u64::from(blocks) * u64::from(self.block_size) > MAX_TRANSFER_BYTES as u64 {
+            return Err(Some(field(7, None)));
+        }
+        let len = self
+            .bytes_of(u64::from(blocks))?
+            .min(self.whole_blocks(req.data_out_len()));
+        if len == 0 {
+            return Err(None);
+        }
+        let flush = fua && lock(&self.mode).wce;
+        Ok(self.write_gate.try_shared().map(|gate| IoPlan {
+            offset: lba * u64::from(self.block_size),
+            len,
+            flush,
+            lba,
+            _gate: gate,
+        }))
+    }
+
+    /// The answer to a [`Begun::Read`] once its bytes (or the backend's
+    /// error: MEDIUM ERROR, or NOT READY for storage out of reach) are in.
+    #[must_use]
+    pub fn finish_read(&self, plan: IoPlan, data: std::io::Result<Bytes>) -> Response {
+        match data {
+            Ok(data) if data.len() == plan.len => Response::good(data),
+            Ok(data) => Response::failed(
+                medium_error(
+                    &std::io::Error::other(format!(
+                        "the backend returned {} of {} bytes",
+                        data.len(),
+                        plan.len
+                    )),
+                    Asc::UNRECOVERED_READ_ERROR,
+                    plan.lba,
+                ),
+                self.sense_format(),
+            ),
+            Err(e) => Response::failed(
+                medium_error(&e, Asc::UNRECOVERED_READ_ERROR, plan.lba),
+                self.sense_format(),
+            ),
+        }
+    }
+
+    /// The answer to a [`Begun::Write`] once the write (and the flush the
+    /// plan asked for) completed or failed.
+    #[must_use]
+    pub fn finish_write(&self, plan: IoPlan, done: std::io::Result<()>) -> Response {
+        match done {
+            Ok(()) => Response::good(Bytes::new()),
+            Err(e) => Response::failed(
+                medium_error(&e, Asc::WRITE_ERROR, plan.lba),
+                self.sense_format(),
+            ),
+        }
+    }
+
     pub(super) fn read_capacity_10(&self, lba: u32, pmi: bool) -> Outcome {
         if !pmi && lba != 0 {
             return Err(field(2, None));
@@ -118,18 +296,14 @@ impl LogicalUnit {
 
     /// The write gate held shared: ordinary reads and writes run side by
     /// side under it.
-    pub(super) fn shared_writes(&self) -> RwLockReadGuard<'_, ()> {
-        self.write_gate
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub(super) fn shared_writes(&self) -> GateGuard {
+        self.write_gate.shared()
     }
 
     /// The write gate held exclusively: COMPARE AND WRITE, WRITE ATOMIC and
     /// ORWRITE see no other write to their blocks in between.
-    pub(super) fn exclusive_writes(&self) -> RwLockWriteGuard<'_, ()> {
-        self.write_gate
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub(super) fn exclusive_writes(&self) -> GateGuard {
+        self.write_gate.exclusive()
     }
 
     /// Writes the whole Data-Out of `req` at `lba`; `fua` forces it to

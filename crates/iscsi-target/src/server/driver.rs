@@ -4,7 +4,8 @@
 //! session's kill switch.
 
 use super::*;
-use iscsi_scsi::Command;
+use bytes::Bytes;
+use iscsi_scsi::{Begun, Command};
 
 /// What one connection's driver tells its [`Connection`] about the
 /// deployment: the login questions, and once logged in, the target whose
@@ -340,25 +341,89 @@ impl Driver<'_> {
             let response = unit
                 .lu
                 .execute(&request(nexus, &task).with_copy_targets(&reach));
-            log_backend_error(nexus, &task, &response);
-            count(&self.counters, &task, &response);
-            unit.metrics.count(&task, &response, started.elapsed());
+            finished(nexus, &task, &unit, &self.counters, started, &response);
             self.conn.complete(task.itt, &response);
-        } else {
-            let nexus = nexus.clone();
-            let done = self.done.clone();
-            let counters = self.counters.clone();
-            tokio::task::spawn_blocking(move || {
-                let response = unit
-                    .lu
-                    .execute(&request(&nexus, &task).with_copy_targets(&reach));
-                log_backend_error(&nexus, &task, &response);
-                count(&counters, &task, &response);
-                unit.metrics.count(&task, &response, started.elapsed());
-                let _ = done.send((task.itt, response));
-            });
+            return;
         }
+        // READ and WRITE on a backend with asynchronous I/O: checked here,
+        // transferred by the backend's completions, no thread waiting.
+        if let Some(aio) = unit.aio.clone()
+            && !long
+        {
+            let plan = match unit.lu.begin(&request(nexus, &task)) {
+                Begun::Done(response) => {
+                    finished(nexus, &task, &unit, &self.counters, started, &response);
+                    self.conn.complete(task.itt, &response);
+                    return;
+                }
+                Begun::Read(plan) => Some((plan, false)),
+                Begun::Write(plan) => Some((plan, true)),
+                // Begun::Execute: the blocking pool below.
+                _ => None,
+            };
+            if let Some((plan, write)) = plan {
+                let nexus = nexus.clone();
+                let done = self.done.clone();
+                let counters = self.counters.clone();
+                tokio::spawn(async move {
+                    let response = if write {
+                        let parts = first_bytes(&task.data_out, plan.len);
+                        let mut result = aio.write(plan.offset, parts).await;
+                        if result.is_ok() && plan.flush {
+                            result = aio.flush().await;
+                        }
+                        unit.lu.finish_write(plan, result)
+                    } else {
+                        let data = aio.read(plan.offset, plan.len).await;
+                        unit.lu.finish_read(plan, data)
+                    };
+                    finished(&nexus, &task, &unit, &counters, started, &response);
+                    let _ = done.send((task.itt, response));
+                });
+                return;
+            }
+        }
+        let nexus = nexus.clone();
+        let done = self.done.clone();
+        let counters = self.counters.clone();
+        tokio::task::spawn_blocking(move || {
+            let response = unit
+                .lu
+                .execute(&request(&nexus, &task).with_copy_targets(&reach));
+            finished(&nexus, &task, &unit, &counters, started, &response);
+            let _ = done.send((task.itt, response));
+        });
     }
+}
+
+/// What follows every command: a backend failure logged, the command
+/// counted for its session and its unit.
+fn finished(
+    nexus: &Nexus,
+    task: &ScsiTask,
+    unit: &Unit,
+    counters: &SessionCounters,
+    started: Instant,
+    response: &Response,
+) {
+    log_backend_error(nexus, task, response);
+    count(counters, task, response);
+    unit.metrics.count(task, response, started.elapsed());
+}
+
+/// The first `len` bytes of a Data-Out, as slices of its buffers (no copy).
+fn first_bytes(data_out: &[Bytes], len: usize) -> Vec<Bytes> {
+    let mut left = len;
+    let mut parts = Vec::with_capacity(data_out.len());
+    for b in data_out {
+        if left == 0 {
+            break;
+        }
+        let n = b.len().min(left);
+        parts.push(b.slice(..n));
+        left -= n;
+    }
+    parts
 }
 
 /// Counts a completed command in its session's counters.

@@ -179,7 +179,7 @@ pub(super) fn build_unit(
     }
     let lu = Arc::new(lu);
     #[cfg(feature = "rbd")]
-    if let Some(disk) = rbd {
+    if let Some(disk) = &rbd {
         let unit = Arc::downgrade(&lu);
         let (target, id) = (target.to_owned(), l.id);
         disk.on_resize(move |blocks| {
@@ -201,9 +201,14 @@ pub(super) fn build_unit(
             })
         })?;
     }
+    #[cfg(feature = "rbd")]
+    let aio = rbd.map(|disk| disk as Arc<dyn AsyncIo>);
+    #[cfg(not(feature = "rbd"))]
+    let aio = None;
     Ok(Unit {
         lu,
         inline,
+        aio,
         backing: l.backing.clone(),
         metrics: Arc::new(metrics.unit(target, l.id)),
         stand_in: false,
