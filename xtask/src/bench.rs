@@ -768,8 +768,10 @@ fn render(
                 "- iperf3, one TCP stream on 127.0.0.1: {:.2} GB/s.\n",
                 bps / 1e9
             ));
+            // On RBD the storage is the limit, not the network.
             if let Some((case, o, _)) = results
                 .iter()
+                .filter(|_| !options.rbd)
                 .find(|(c, _, _)| c.client == Client::QemuImg && c.throughput && !c.write)
                 && let Some(m) = median_of(case, o)
             {

@@ -22,7 +22,11 @@
 //!   and the [`data`] types under their initiator paths.
 //!
 //! It does no networking and keeps no clock. Commands are executed
-//! synchronously with `&self`; a runtime may run many at once.
+//! synchronously with `&self`; a runtime may run many at once. For
+//! backends whose I/O completes asynchronously (Ceph RBD), READ and WRITE
+//! split in two: [`LogicalUnit::begin`] does every check and returns the
+//! transfer to make, [`LogicalUnit::finish_read`] /
+//! [`LogicalUnit::finish_write`] answer once it is done.
 //!
 //! ```
 //! use std::sync::Arc;
