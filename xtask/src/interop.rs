@@ -180,113 +180,99 @@ pub(crate) struct Check {
     pub(crate) run: fn(&mut Session, &mut dyn Peer) -> Result<String>,
 }
 
+/// The checks, one constant each; the lists below pick from them.
+const LS: Check = Check {
+    name: "iscsi-ls",
+    run: check_ls,
+};
+const INQ: Check = Check {
+    name: "iscsi-inq",
+    run: check_inq,
+};
+const READCAPACITY: Check = Check {
+    name: "iscsi-readcapacity16",
+    run: check_readcapacity,
+};
+const CHAP: Check = Check {
+    name: "CHAP",
+    run: check_chap,
+};
+const MUTUAL_CHAP: Check = Check {
+    name: "mutual CHAP",
+    run: check_mutual_chap,
+};
+const HEADER_DIGEST: Check = Check {
+    name: "header digest",
+    run: check_header_digest,
+};
+const PERF: Check = Check {
+    name: "iscsi-perf",
+    run: check_perf,
+};
+const QEMU_IMG: Check = Check {
+    name: "qemu-img round trip",
+    run: check_qemu_img,
+};
+const QEMU_IO: Check = Check {
+    name: "qemu-io pattern",
+    run: check_qemu_io,
+};
+const CONFORMANCE: Check = Check {
+    name: "iscsi-test-cu",
+    run: check_conformance,
+};
+const CONFORMANCE_EXPECTATIONS: Check = Check {
+    name: "iscsi-test-cu expectations",
+    run: check_expectations,
+};
+const STILL_ANSWERS: Check = Check {
+    name: "answers after the suite",
+    run: check_still_answers,
+};
+const PROMETHEUS: Check = Check {
+    name: "metrics scraped by Prometheus",
+    run: crate::live::check_prometheus,
+};
+const ADMIN_CHURN: Check = Check {
+    name: "admin churn under I/O",
+    run: crate::live::check_admin_churn,
+};
+
 /// External initiators against our target.
 const TARGET_CHECKS: &[Check] = &[
-    Check {
-        name: "iscsi-ls",
-        run: check_ls,
-    },
-    Check {
-        name: "iscsi-inq",
-        run: check_inq,
-    },
-    Check {
-        name: "iscsi-readcapacity16",
-        run: check_readcapacity,
-    },
-    Check {
-        name: "CHAP",
-        run: check_chap,
-    },
-    Check {
-        name: "mutual CHAP",
-        run: check_mutual_chap,
-    },
-    Check {
-        name: "header digest",
-        run: check_header_digest,
-    },
-    Check {
-        name: "iscsi-perf",
-        run: check_perf,
-    },
-    Check {
-        name: "qemu-img round trip",
-        run: check_qemu_img,
-    },
-    Check {
-        name: "qemu-io pattern",
-        run: check_qemu_io,
-    },
-    Check {
-        name: "iscsi-test-cu",
-        run: check_conformance,
-    },
-    Check {
-        name: "iscsi-test-cu expectations",
-        run: check_expectations,
-    },
-    Check {
-        name: "answers after the suite",
-        run: check_still_answers,
-    },
-    Check {
-        name: "metrics scraped by Prometheus",
-        run: crate::live::check_prometheus,
-    },
-    Check {
-        name: "admin churn under I/O",
-        run: crate::live::check_admin_churn,
-    },
+    LS,
+    INQ,
+    READCAPACITY,
+    CHAP,
+    MUTUAL_CHAP,
+    HEADER_DIGEST,
+    PERF,
+    QEMU_IMG,
+    QEMU_IO,
+    CONFORMANCE,
+    CONFORMANCE_EXPECTATIONS,
+    STILL_ANSWERS,
+    PROMETHEUS,
+    ADMIN_CHURN,
 ];
 
 /// Our target with RBD-backed LUNs (`--peer rbd`): what concerns the
 /// storage, not logins or the live administration.
 pub(crate) const RBD_CHECKS: &[Check] = &[
-    Check {
-        name: "iscsi-ls",
-        run: check_ls,
-    },
-    Check {
-        name: "iscsi-inq",
-        run: check_inq,
-    },
-    Check {
-        name: "iscsi-readcapacity16",
-        run: check_readcapacity,
-    },
-    Check {
-        name: "iscsi-perf",
-        run: check_perf,
-    },
-    Check {
-        name: "qemu-img round trip",
-        run: check_qemu_img,
-    },
-    Check {
-        name: "qemu-io pattern",
-        run: check_qemu_io,
-    },
-    Check {
-        name: "iscsi-test-cu",
-        run: check_conformance,
-    },
-    Check {
-        name: "iscsi-test-cu expectations",
-        run: check_expectations,
-    },
-    Check {
-        name: "answers after the suite",
-        run: check_still_answers,
-    },
+    LS,
+    INQ,
+    READCAPACITY,
+    PERF,
+    QEMU_IMG,
+    QEMU_IO,
+    CONFORMANCE,
+    CONFORMANCE_EXPECTATIONS,
+    STILL_ANSWERS,
 ];
 
 /// A reference target (tgtd, LIO): the conformance run for comparison.
 /// Our initiator's checks ([`INITIATOR_CHECKS`]) follow it.
-const REFERENCE_CHECKS: &[Check] = &[Check {
-    name: "iscsi-test-cu",
-    run: check_conformance,
-}];
+const REFERENCE_CHECKS: &[Check] = &[CONFORMANCE];
 
 /// Runs `checks` against `peer` as steps named `LABEL: CHECK`; when the
 /// peer did not start, each check fails (none is silently dropped).

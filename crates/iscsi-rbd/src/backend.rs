@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::io;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 
@@ -10,33 +9,13 @@ use iscsi_scsi::BlockBackend;
 
 use crate::{Rados, RbdImage, Watch};
 
-/// `POOL/IMAGE` of a `backing = "rbd:POOL/IMAGE"` LUN; the pool may be
-/// left out (`rbd:IMAGE` = pool `rbd`, as the `rbd` tool does).
+/// An image: `POOL/IMAGE` (a target's `backing = "rbd:POOL/IMAGE"`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RbdSpec {
     /// The RADOS pool.
     pub pool: String,
     /// The image in it.
     pub image: String,
-}
-
-impl FromStr for RbdSpec {
-    type Err = String;
-
-    /// Parses `POOL/IMAGE` or `IMAGE` (without the `rbd:` prefix).
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (pool, image) = s.split_once('/').unwrap_or(("rbd", s));
-        let ok = |p: &str| !p.is_empty() && !p.contains(['/', '@', '\0']);
-        if !ok(pool) || !ok(image) {
-            return Err(format!(
-                "rbd:{s}: expected rbd:POOL/IMAGE (no snapshots, no empty names)"
-            ));
-        }
-        Ok(Self {
-            pool: pool.to_owned(),
-            image: image.to_owned(),
-        })
-    }
 }
 
 impl fmt::Display for RbdSpec {
@@ -279,29 +258,6 @@ impl BlockBackend for RbdBackend {
             self.image.write_zeroes(offset, len)
         } else {
             self.image.write_same(offset, len, block)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::RbdSpec;
-
-    #[test]
-    fn specs_parse_as_the_rbd_tool_reads_them() {
-        assert_eq!(
-            "p/i".parse::<RbdSpec>(),
-            Ok(RbdSpec {
-                pool: "p".into(),
-                image: "i".into()
-            })
-        );
-        assert_eq!(
-            "img".parse::<RbdSpec>().map(|s| s.to_string()),
-            Ok("rbd/img".into())
-        );
-        for bad in ["", "/i", "p/", "p/i/j", "p/i@snap"] {
-            assert!(bad.parse::<RbdSpec>().is_err(), "{bad}");
         }
     }
 }

@@ -313,6 +313,17 @@ impl Pending {
     }
 }
 
+/// The iovecs of the non-empty buffers of a write (librbd only reads
+/// through them).
+fn gather<'b>(bufs: impl Iterator<Item = &'b [u8]>) -> Vec<Iovec> {
+    bufs.filter(|b| !b.is_empty())
+        .map(|b| Iovec {
+            base: b.as_ptr().cast_mut().cast(),
+            len: b.len(),
+        })
+        .collect()
+}
+
 /// The librbd call of a request, with the pointers it needs.
 enum Call {
     Readv,
@@ -622,27 +633,12 @@ impl Image {
                 Call::Writev
             }
             Request::WriteFrom(bufs) => {
-                op.iov = bufs
-                    .iter()
-                    .filter(|b| !b.is_empty())
-                    .map(|b| Iovec {
-                        base: b.as_ptr().cast_mut().cast(),
-                        len: b.len(),
-                    })
-                    .collect();
+                op.iov = gather(bufs.iter().copied());
                 Call::Writev
             }
             Request::WriteParts(parts) => {
                 op.parts = parts;
-                op.iov = op
-                    .parts
-                    .iter()
-                    .filter(|b| !b.is_empty())
-                    .map(|b| Iovec {
-                        base: b.as_ptr().cast_mut().cast(),
-                        len: b.len(),
-                    })
-                    .collect();
+                op.iov = gather(op.parts.iter().map(|b| &b[..]));
                 Call::Writev
             }
             Request::Discard(len) => Call::Discard(len),

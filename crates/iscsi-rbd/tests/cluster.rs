@@ -226,7 +226,10 @@ fn metadata_allocation_and_errors() {
 fn an_outside_resize_reaches_the_backend_and_the_unit() {
     let rados = rados();
     drop(image(&rados, "t-resize", "8M"));
-    let spec: RbdSpec = "rbd/t-resize".parse().unwrap();
+    let spec = RbdSpec {
+        pool: POOL.into(),
+        image: "t-resize".into(),
+    };
     let backend = Arc::new(RbdBackend::open(&rados, &spec, 512, false).unwrap());
     assert_eq!(backend.block_count(), 16384);
     let (tx, rx) = mpsc::channel();
@@ -258,7 +261,10 @@ fn an_outside_resize_reaches_the_backend_and_the_unit() {
 fn scsi_commands_through_the_backend() {
     let rados = rados();
     drop(image(&rados, "t-scsi", "32M"));
-    let spec: RbdSpec = "t-scsi".parse().unwrap();
+    let spec = RbdSpec {
+        pool: POOL.into(),
+        image: "t-scsi".into(),
+    };
     let backend = Arc::new(RbdBackend::open(&rados, &spec, 4096, false).unwrap());
     let lu = LogicalUnit::new(
         backend.clone(),

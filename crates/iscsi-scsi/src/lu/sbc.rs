@@ -29,6 +29,28 @@ pub enum Begun {
     Execute,
 }
 
+/// How a plan holds the write gate.
+#[derive(Debug, Clone, Copy)]
+enum Hold {
+    /// Shared, if that needs no wait (the asynchronous path).
+    TryShared,
+    /// Shared, waiting for an atomic command.
+    Shared,
+    /// Exclusively (WRITE ATOMIC).
+    Exclusive,
+}
+
+/// A READ's or WRITE's transfer after its checks.
+#[derive(Debug)]
+enum Planned {
+    /// Zero blocks: nothing to move.
+    Nothing,
+    /// The gate is held exclusively or wanted so ([`Hold::TryShared`]).
+    Busy,
+    /// The transfer, gate held.
+    Io(IoPlan),
+}
+
 /// An admitted READ or WRITE: where its bytes go. It holds the unit's
 /// write gate shared until it is finished (or dropped), so COMPARE AND
 /// WRITE, ORWRITE and WRITE ATOMIC stay atomic against it.
@@ -74,24 +96,25 @@ impl LogicalUnit {
             Err(response) => return Begun::Done(response),
         };
         let planned = match command {
-            Command::Read(access) => self.plan_read(access).map(|p| p.map(Begun::Read)),
+            Command::Read(access) => self.plan_read(access, Hold::TryShared),
             Command::Write {
                 access,
                 atomic: false,
-            } => self.plan_write(req, access).map(|p| p.map(Begun::Write)),
+            } => self.plan_write(req, access, Hold::TryShared),
             _ => return Begun::Execute,
         };
-        match planned {
-            Ok(Some(begun)) => begun,
+        match (planned, command) {
+            (Ok(Planned::Io(plan)), Command::Read(_)) => Begun::Read(plan),
+            (Ok(Planned::Io(plan)), _) => Begun::Write(plan),
             // No shared gate without waiting: the blocking path waits.
-            Ok(None) => Begun::Execute,
-            Err(Some(fail)) => Begun::Done(Response::failed(fail, format)),
-            Err(None) => Begun::Done(Response::good(Bytes::new())),
+            (Ok(Planned::Busy), _) => Begun::Execute,
+            (Ok(Planned::Nothing), _) => Begun::Done(Response::good(Bytes::new())),
+            (Err(fail), _) => Begun::Done(Response::failed(fail, format)),
         }
     }
 
-    /// `Err(None)`: nothing to transfer.
-    fn plan_read(&self, access: BlockAccess) -> Result<Option<IoPlan>, Option<Fail>> {
+    /// The checks of a READ (SBC-3 §5.2, §5.11) and its transfer.
+    fn plan_read(&self, access: BlockAccess, hold: Hold) -> Result<Planned, Fail> {
         let BlockAccess {
             lba,
             transfer_length: blocks,
@@ -100,26 +123,25 @@ impl LogicalUnit {
         } = access;
         self.check_range(lba, u64::from(blocks), protect)?;
         if u64::from(blocks) * u64::from(self.block_size) > MAX_TRANSFER_BYTES as u64 {
-            return Err(Some(field(7, None)));
+            return Err(field(7, None));
         }
         if blocks == 0 {
-            return Err(None);
+            return Ok(Planned::Nothing);
         }
         let len = self.bytes_of(u64::from(blocks))?;
-        Ok(self.write_gate.try_shared().map(|gate| IoPlan {
-            offset: lba * u64::from(self.block_size),
-            len,
-            flush: false,
-            lba,
-            _gate: gate,
-        }))
+        Ok(self.plan(hold, lba, len, false))
     }
 
+    /// The checks of a WRITE and its transfer: when the transport delivered
+    /// less than the CDB asks (an iSCSI expected length below it), only the
+    /// whole blocks received are written; the transport reports the
+    /// residual.
     fn plan_write(
         &self,
         req: &Request<'_>,
         access: BlockAccess,
-    ) -> Result<Option<IoPlan>, Option<Fail>> {
+        hold: Hold,
+    ) -> Result<Planned, Fail> {
         let BlockAccess {
             lba,
             transfer_length: blocks,
@@ -130,22 +152,34 @@ impl LogicalUnit {
         self.check_range(lba, u64::from(blocks), protect)?;
         self.check_writable()?;
         if u64::from(blocks) * u64::from(self.block_size) > MAX_TRANSFER_BYTES as u64 {
-            return Err(Some(field(7, None)));
+            return Err(field(7, None));
         }
         let len = self
             .bytes_of(u64::from(blocks))?
             .min(self.whole_blocks(req.data_out_len()));
         if len == 0 {
-            return Err(None);
+            return Ok(Planned::Nothing);
         }
         let flush = fua && lock(&self.mode).wce;
-        Ok(self.write_gate.try_shared().map(|gate| IoPlan {
+        Ok(self.plan(hold, lba, len, flush))
+    }
+
+    fn plan(&self, hold: Hold, lba: u64, len: usize, flush: bool) -> Planned {
+        let gate = match hold {
+            Hold::TryShared => match self.write_gate.try_shared() {
+                Some(gate) => gate,
+                None => return Planned::Busy,
+            },
+            Hold::Shared => self.shared_writes(),
+            Hold::Exclusive => self.exclusive_writes(),
+        };
+        Planned::Io(IoPlan {
             offset: lba * u64::from(self.block_size),
             len,
             flush,
             lba,
             _gate: gate,
-        }))
+        })
     }
 
     /// The answer to a [`Begun::Read`] once its bytes (or the backend's
@@ -261,21 +295,16 @@ impl LogicalUnit {
     }
 
     pub(super) fn read(&self, access: BlockAccess) -> Outcome {
-        let BlockAccess {
-            lba,
-            transfer_length: blocks,
-            protect,
-            ..
-        } = access;
-        self.check_range(lba, u64::from(blocks), protect)?;
-        if u64::from(blocks) * u64::from(self.block_size) > MAX_TRANSFER_BYTES as u64 {
-            return Err(field(7, None));
+        match self.plan_read(access, Hold::Shared)? {
+            Planned::Io(plan) => {
+                let mut buf = BytesMut::zeroed(plan.len);
+                self.backend
+                    .read_at(plan.offset, &mut buf)
+                    .map_err(|e| medium_error(&e, Asc::UNRECOVERED_READ_ERROR, plan.lba))?;
+                Ok(buf.freeze())
+            }
+            Planned::Nothing | Planned::Busy => Ok(Bytes::new()),
         }
-        if blocks == 0 {
-            return Ok(Bytes::new());
-        }
-        let _gate = self.shared_writes();
-        Ok(self.read_blocks(lba, u64::from(blocks))?.freeze())
     }
 
     pub(super) fn check_writable(&self) -> Result<(), Fail> {
@@ -343,33 +372,13 @@ impl LogicalUnit {
     }
 
     pub(super) fn write(&self, req: &Request<'_>, access: BlockAccess, atomic: bool) -> Outcome {
-        let BlockAccess {
-            lba,
-            transfer_length: blocks,
-            protect,
-            fua,
-            ..
-        } = access;
-        self.check_range(lba, u64::from(blocks), protect)?;
-        self.check_writable()?;
-        if u64::from(blocks) * u64::from(self.block_size) > MAX_TRANSFER_BYTES as u64 {
-            return Err(field(7, None));
-        }
-        // When the transport delivered less than the CDB asks (an iSCSI
-        // expected length below it), only the whole blocks received are
-        // written; the transport reports the residual.
-        let len = self
-            .bytes_of(u64::from(blocks))?
-            .min(self.whole_blocks(req.data_out_len()));
-        if len == 0 {
-            return Ok(Bytes::new());
-        }
-        if atomic {
-            let _gate = self.exclusive_writes();
-            self.write_data(req, lba, len, fua)?;
+        let hold = if atomic {
+            Hold::Exclusive
         } else {
-            let _gate = self.shared_writes();
-            self.write_data(req, lba, len, fua)?;
+            Hold::Shared
+        };
+        if let Planned::Io(plan) = self.plan_write(req, access, hold)? {
+            self.write_data(req, plan.lba, plan.len, plan.flush)?;
         }
         Ok(Bytes::new())
     }
