@@ -1,7 +1,7 @@
 //! # iscsi-rbd: Ceph RBD images as SCSI logical units
 //!
 //! A small binding to librbd (Ceph 16.2 Pacific, the version in Debian 12)
-//! and a [`BlockBackend`] over it, so that an iSCSI target can export an
+//! and a [`BlockBackend`](iscsi_scsi::BlockBackend) over it, so that an iSCSI target can export an
 //! RBD image as a LUN.
 //!
 //! - librbd is loaded at run time with `dlopen("librbd.so.1")`, as QEMU's

@@ -342,6 +342,59 @@ fn scsi_commands_through_the_backend() {
 }
 
 #[test]
+fn compare_and_write_of_one_512_byte_block_is_done_at_the_osd() {
+    let rados = rados();
+    drop(image(&rados, "t-ats", "8M"));
+    let spec = RbdSpec {
+        pool: POOL.into(),
+        image: "t-ats".into(),
+    };
+    let backend = Arc::new(RbdBackend::open(&rados, &spec, 512, false).unwrap());
+    // Never written: it compares against zeros.
+    assert_eq!(
+        backend
+            .compare_and_write(4096, &[0; 512], &[9; 512])
+            .expect("one sector goes to the OSD")
+            .unwrap(),
+        None
+    );
+    let mut back = [0u8; 512];
+    backend.read_at(4096, &mut back).unwrap();
+    assert_eq!(back, [9; 512]);
+    let mut wrong = [9u8; 512];
+    wrong[77] = 0;
+    assert_eq!(
+        backend
+            .compare_and_write(4096, &wrong, &[1; 512])
+            .unwrap()
+            .unwrap(),
+        Some(77)
+    );
+    assert!(
+        backend
+            .compare_and_write(0, &[0; 1024], &[0; 1024])
+            .is_none()
+    );
+    // Through the unit: COMPARE AND WRITE(16) of one block, then a
+    // miscompare at byte 3 reported in INFORMATION.
+    let lu = LogicalUnit::new(backend, LuConfig::new("iqn.2026-12.rs.iscsi:rbd", "r3"));
+    let nexus = Nexus::new(1, "iqn.2026-12.rs.iscsi:client,i,0x1", 1);
+    let _ = lu.execute(&Request::new(&nexus, &[0, 0, 0, 0, 0, 0], &[]));
+    let caw = [0x89, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 1, 0, 0];
+    let ok = [Bytes::from([vec![9u8; 512], vec![2u8; 512]].concat())];
+    assert_eq!(
+        lu.execute(&Request::new(&nexus, &caw, &ok)).status,
+        Status::GOOD
+    );
+    let mut bad = [vec![2u8; 512], vec![3u8; 512]].concat();
+    bad[3] = 0;
+    let r = lu.execute(&Request::new(&nexus, &caw, &[Bytes::from(bad)]));
+    assert_eq!(r.status, Status::CHECK_CONDITION);
+    let sense = r.sense.unwrap();
+    assert_eq!((sense.key.0, sense.information), (0x0e, Some(3)));
+}
+
+#[test]
 fn dropping_the_image_waits_for_its_operations() {
     let rados = rados();
     let img = image(&rados, "t-drop", "16M");
@@ -368,4 +421,36 @@ fn dropping_the_image_waits_for_its_operations() {
     let mut back = vec![0u8; 65536];
     img.read_at(127 * 65536, &mut back).unwrap();
     assert!(back.iter().all(|b| *b == 9));
+}
+
+/// libiscsi's MultipathIO.CompareAndWrite pattern on a fresh image: zeros
+/// written over 256 blocks, then per block two compare-and-writes that
+/// must succeed and two that must miscompare.
+#[test]
+fn compare_and_write_block_after_block_like_the_multipath_test() {
+    let rados = rados();
+    drop(image(&rados, "t-mpio", "8M"));
+    let spec = RbdSpec {
+        pool: POOL.into(),
+        image: "t-mpio".into(),
+    };
+    let backend = RbdBackend::open(&rados, &spec, 512, false).unwrap();
+    backend.write_same(0, 256, &[0; 512]).unwrap();
+    for lba in 0..=256u64 {
+        for path in 0..2u8 {
+            let compare = [path; 512];
+            let write = [path + 1; 512];
+            let first = backend.compare_and_write(lba * 512, &compare, &write);
+            assert_eq!(
+                first.map(Result::unwrap),
+                Some(None),
+                "LBA {lba} path {path}"
+            );
+            let again = backend.compare_and_write(lba * 512, &compare, &write);
+            assert!(
+                matches!(again, Some(Ok(Some(_)))),
+                "LBA {lba} path {path}: {again:?}"
+            );
+        }
+    }
 }

@@ -86,6 +86,28 @@ pub trait BlockBackend: Send + Sync + fmt::Debug {
         ))
     }
 
+    /// Compares `compare` with the data at byte `offset` and, when equal,
+    /// writes `write` there, atomically in the storage itself, so that
+    /// COMPARE AND WRITE is atomic against every client of a shared store
+    /// (several gateways), not only within this process.
+    ///
+    /// `None` when the backend cannot do it for this range (the default):
+    /// the unit then reads, compares and writes under its own write gate.
+    /// `Some(Ok(None))`: written; `Some(Ok(Some(n)))`: byte `n` of the
+    /// range differs, nothing was written.
+    ///
+    /// # Errors
+    /// `Some(Err(_))`: the OS or storage error.
+    fn compare_and_write(
+        &self,
+        offset: u64,
+        compare: &[u8],
+        write: &[u8],
+    ) -> Option<io::Result<Option<u64>>> {
+        let _ = (offset, compare, write);
+        None
+    }
+
     /// Bytes the backend allocates and deallocates as a whole: an
     /// [`unmap`](Self::unmap) of less leaves the unit allocated (zeroed),
     /// so whole-device deallocations (SANITIZE BLOCK ERASE) go in

@@ -647,6 +647,17 @@ impl LogicalUnit {
         }
         let (verify, write) = data.split_at(len);
         let _gate = self.exclusive_writes();
+        // Atomic in the storage when the backend can (RBD: at the OSD).
+        if let Some(done) =
+            self.backend
+                .compare_and_write(lba * u64::from(self.block_size), verify, write)
+        {
+            if let Some(offset) = done.map_err(|e| medium_error(&e, Asc::WRITE_ERROR, lba))? {
+                return Err(miscompare(usize::try_from(offset).unwrap_or(usize::MAX)));
+            }
+            self.flush_if_fua(fua, lba)?;
+            return Ok(Bytes::new());
+        }
         let current = self.read_blocks(lba, u64::from(blocks))?;
         if let Some(offset) = current.iter().zip(verify).position(|(a, b)| a != b) {
             return Err(miscompare(offset));
