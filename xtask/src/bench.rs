@@ -465,8 +465,9 @@ fn iperf3(seconds: u32) -> Result<f64> {
             Err(e) => Err(format!("cannot query iperf3 -s: {e}")),
         })?;
         // The readiness probe is a connection too: the server may still
-        // be finishing with it and answer "busy"; the client then asks
-        // again.
+        // be finishing with it and answer "busy", or drop the next control
+        // connection ("unable to receive control message: Connection reset
+        // by peer", seen in CI); the client then asks again.
         let mut last = String::new();
         for _ in 0..10 {
             let out = util::capture(
@@ -481,7 +482,8 @@ fn iperf3(seconds: u32) -> Result<f64> {
                 return Ok(bits / 8.0);
             }
             last = v["error"].as_str().unwrap_or("no error given").to_owned();
-            if !last.contains("busy") {
+            let transient = ["busy", "reset by peer", "control message"];
+            if !transient.iter().any(|t| last.contains(t)) {
                 break;
             }
             thread::sleep(Duration::from_millis(300));

@@ -29,6 +29,15 @@
 //! assert_eq!(&back, b"hello");
 //! # Ok::<(), std::io::Error>(())
 //! ```
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 mod backend;
 mod sys;

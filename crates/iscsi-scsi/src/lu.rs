@@ -397,15 +397,14 @@ fn truncate(data: impl Into<Bytes>, alloc: usize) -> Bytes {
     data
 }
 
-/// MEDIUM ERROR with the failing LBA; the backend's error travels on to
-/// [`Response::backend_error`] for the log.
 /// A backend's failure at `lba`: MEDIUM ERROR with `asc` (SBC-3 §4.15),
 /// except when the storage could not be reached in time (a network
 /// backend's cluster down or fenced: `ETIMEDOUT`, `ENOTCONN`,
 /// `ESHUTDOWN`, a refused or reset connection), which is NOT READY,
 /// LOGICAL UNIT NOT READY, CAUSE NOT REPORTABLE (SPC-4 §4.5.6): nothing
 /// is known to be wrong with the medium and the command may be retried,
-/// on another path too.
+/// on another path too. The backend's error travels on to
+/// [`Response::backend_error`] for the log.
 fn medium_error(cause: &std::io::Error, asc: Asc, lba: u64) -> Fail {
     use std::io::ErrorKind;
     /// ESHUTDOWN on Linux: librados after this client was blocklisted.

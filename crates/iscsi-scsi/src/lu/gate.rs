@@ -16,6 +16,8 @@ struct State {
     /// Exclusive holders waiting: new shared holders wait behind them, so
     /// a stream of reads cannot starve a COMPARE AND WRITE.
     waiting: usize,
+    /// Shared holders waiting (behind an exclusive one).
+    waiting_shared: usize,
 }
 
 #[derive(Debug, Default)]
@@ -53,11 +55,13 @@ impl WriteGate {
     pub(super) fn shared(&self) -> GateGuard {
         let mut s = self.0.lock();
         while s.exclusive || s.waiting > 0 {
+            s.waiting_shared += 1;
             s = self
                 .0
                 .changed
                 .wait(s)
                 .unwrap_or_else(PoisonError::into_inner);
+            s.waiting_shared -= 1;
         }
         s.shared += 1;
         self.guard(false)
@@ -105,8 +109,12 @@ impl Drop for GateGuard {
         } else {
             s.shared = s.shared.saturating_sub(1);
         }
+        // Waking is a system call: only when somebody waits.
+        let wake = s.waiting > 0 || s.waiting_shared > 0;
         drop(s);
-        self.inner.changed.notify_all();
+        if wake {
+            self.inner.changed.notify_all();
+        }
     }
 }
 
