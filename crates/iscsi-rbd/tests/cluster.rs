@@ -8,7 +8,7 @@ use std::future::Future;
 use std::io;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, mpsc};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -25,6 +25,15 @@ fn conf() -> String {
              (brings one up on 127.0.0.1), or `eval $(cargo xtask ceph up)` first"
         )
     })
+}
+
+/// Tests share the cluster; the one that stops the OSD runs alone.
+static CLUSTER: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    CLUSTER
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn rados() -> Rados {
@@ -81,6 +90,7 @@ fn block_on<T>(f: impl Future<Output = T>) -> T {
 
 #[test]
 fn blocking_and_async_reads_and_writes_round_trip() {
+    let _cluster = shared();
     let rados = rados();
     let img = image(&rados, "t-rw", "16M");
     assert_eq!(img.size().unwrap(), 16 << 20);
@@ -127,6 +137,7 @@ fn blocking_and_async_reads_and_writes_round_trip() {
 
 #[test]
 fn small_discards_really_zero_and_write_same_writes() {
+    let _cluster = shared();
     let rados = rados();
     let img = image(&rados, "t-discard", "8M");
     img.write_vectored_at(0, &[&vec![0xc3; 65536]]).unwrap();
@@ -159,6 +170,7 @@ fn small_discards_really_zero_and_write_same_writes() {
 
 #[test]
 fn compare_and_write_is_atomic_and_reports_the_miscompare() {
+    let _cluster = shared();
     let rados = rados();
     let img = image(&rados, "t-caw", "4M");
     let old = vec![0x5a; 512];
@@ -192,6 +204,7 @@ fn compare_and_write_is_atomic_and_reports_the_miscompare() {
 
 #[test]
 fn metadata_allocation_and_errors() {
+    let _cluster = shared();
     let rados = rados();
     let img = image(&rados, "t-meta", "64M");
     assert_eq!(img.metadata_get("scsi.pr").unwrap(), None);
@@ -224,6 +237,7 @@ fn metadata_allocation_and_errors() {
 
 #[test]
 fn an_outside_resize_reaches_the_backend_and_the_unit() {
+    let _cluster = shared();
     let rados = rados();
     drop(image(&rados, "t-resize", "8M"));
     let spec = RbdSpec {
@@ -259,6 +273,7 @@ fn an_outside_resize_reaches_the_backend_and_the_unit() {
 
 #[test]
 fn scsi_commands_through_the_backend() {
+    let _cluster = shared();
     let rados = rados();
     drop(image(&rados, "t-scsi", "32M"));
     let spec = RbdSpec {
@@ -343,6 +358,7 @@ fn scsi_commands_through_the_backend() {
 
 #[test]
 fn compare_and_write_of_one_512_byte_block_is_done_at_the_osd() {
+    let _cluster = shared();
     let rados = rados();
     drop(image(&rados, "t-ats", "8M"));
     let spec = RbdSpec {
@@ -396,6 +412,7 @@ fn compare_and_write_of_one_512_byte_block_is_done_at_the_osd() {
 
 #[test]
 fn dropping_the_image_waits_for_its_operations() {
+    let _cluster = shared();
     let rados = rados();
     let img = image(&rados, "t-drop", "16M");
     let done = Arc::new(AtomicUsize::new(0));
@@ -428,6 +445,7 @@ fn dropping_the_image_waits_for_its_operations() {
 /// must succeed and two that must miscompare.
 #[test]
 fn compare_and_write_block_after_block_like_the_multipath_test() {
+    let _cluster = shared();
     let rados = rados();
     drop(image(&rados, "t-mpio", "8M"));
     let spec = RbdSpec {
@@ -453,4 +471,79 @@ fn compare_and_write_block_after_block_like_the_multipath_test() {
             );
         }
     }
+}
+
+/// A cluster that stops answering gives errors of kind TimedOut within
+/// the operation timeout (NOT READY through the unit), not a hang; when it
+/// answers again, I/O resumes on the same image handle.
+#[test]
+fn a_stopped_osd_times_out_and_io_resumes_after() {
+    let _alone = CLUSTER
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let rados = Rados::connect(&CephOptions {
+        conf: Some(conf().into()),
+        op_timeout: Duration::from_secs(2),
+        ..CephOptions::default()
+    })
+    .unwrap();
+    drop(image(&rados, "t-stop", "8M"));
+    let spec = RbdSpec {
+        pool: POOL.into(),
+        image: "t-stop".into(),
+    };
+    let backend = Arc::new(RbdBackend::open(&rados, &spec, 512, false).unwrap());
+    backend.write_at(0, &[4u8; 4096]).unwrap();
+    // The OSD's pid file is in the cluster's run directory.
+    let dir = std::path::Path::new(&conf())
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let pid = std::fs::read_to_string(dir.join("run/osd.0.pid")).unwrap();
+    let signal = |sig: &str| {
+        let ok = Command::new("kill")
+            .args([sig, pid.trim()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} {pid}");
+    };
+    signal("-STOP");
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    // librbd's cache may hold the block: read one never read before.
+    let err = backend.read_at(1 << 20, &mut buf).unwrap_err();
+    let took = started.elapsed();
+    let lu = LogicalUnit::new(
+        backend.clone(),
+        LuConfig::new("iqn.2026-12.rs.iscsi:rbd", "r4"),
+    );
+    let nexus = Nexus::new(1, "iqn.2026-12.rs.iscsi:client,i,0x1", 1);
+    let _ = lu.execute(&Request::new(&nexus, &[0, 0, 0, 0, 0, 0], &[]));
+    let read = [0x28, 0, 0, 0, 0x10, 0, 0, 0, 8, 0];
+    let r = lu.execute(&Request::new(&nexus, &read, &[]));
+    signal("-CONT");
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    assert!(took < Duration::from_secs(15), "the read took {took:?}");
+    assert_eq!(r.status, Status::CHECK_CONDITION);
+    let sense = r.sense.unwrap();
+    assert_eq!(
+        (sense.key.0, sense.asc.0),
+        (0x02, 0x0400),
+        "NOT READY, LOGICAL UNIT NOT READY"
+    );
+    // Back: the same handle reads and writes again.
+    let mut again = [0u8; 4096];
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match backend.read_at(0, &mut again) {
+            Ok(()) => break,
+            Err(e) if std::time::Instant::now() < deadline => {
+                eprintln!("not back yet: {e}");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(e) => panic!("I/O did not resume: {e}"),
+        }
+    }
+    assert_eq!(again, [4u8; 4096]);
+    backend.write_at(8192, &[5u8; 512]).unwrap();
 }
