@@ -940,7 +940,8 @@ impl RawConfig {
                                 "an rbd LUN is the size of its image (grow it with `rbd resize`)",
                             );
                         }
-                        let mut rbd = RbdBacking::parse(other.trim_start_matches("rbd:"))
+                        let spec = other.strip_prefix("rbd:").unwrap_or(other);
+                        let mut rbd = RbdBacking::parse(spec)
                             .or_else(|m| ctx.err(bspan, format!("{lkey}.backing"), m))?;
                         rbd.conf = lun.ceph_conf.take().map(|c| PathBuf::from(c.into_inner()));
                         rbd.client = lun.ceph_client.take().map(Spanned::into_inner);
