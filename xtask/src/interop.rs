@@ -921,7 +921,8 @@ fn conformance_plan(quick: bool) -> Vec<CuRun> {
     ]
 }
 
-/// Tests the RBD peer leaves to the RAM LUN of `--peer ours`: they test
+/// Tests a storage-only peer (`Peer::storage_only`: RBD) leaves to the RAM
+/// LUN of `--peer ours`: they test
 /// the protocol or the unit's own state, not the storage, and
 /// Sanitize.Reset alone sleeps a minute. Left out so that `cargo xtask ci`
 /// keeps its 25 minutes.
@@ -989,7 +990,7 @@ fn check_conformance(session: &mut Session, peer: &mut dyn Peer) -> Result<Strin
         families: Vec::new(),
     };
     let mut problems = Vec::new();
-    let plan = if label == "rbd" && !session.quick {
+    let plan = if peer.storage_only() && !session.quick {
         rbd_conformance_plan()?
     } else {
         conformance_plan(session.quick)
@@ -1076,15 +1077,15 @@ fn check_expectations(session: &mut Session, peer: &mut dyn Peer) -> Result<Stri
         fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut expected = cunit::parse_expectations(&text);
     let total = expected.len();
-    let rbd = peer.label() == "rbd";
-    if session.quick || rbd {
+    let storage_only = peer.storage_only();
+    if session.quick || storage_only {
         // Only the suites that ran.
         expected.retain(|id| {
             let suite = id.split('.').next().unwrap_or("");
             report.results().any(|r| r.suite == suite)
         });
     }
-    if rbd {
+    if storage_only {
         expected.retain(|id| !NOT_ON_RBD.contains(&id.as_str()));
     }
     let mut problems = Vec::new();
@@ -1119,7 +1120,7 @@ fn check_expectations(session: &mut Session, peer: &mut dyn Peer) -> Result<Stri
     }
     let scope = if session.quick {
         format!("{} of {total} (the suites of --quick)", expected.len())
-    } else if rbd {
+    } else if storage_only {
         format!(
             "{} of {total} (the storage's: not the iSCSI family, nor {})",
             expected.len(),

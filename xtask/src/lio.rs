@@ -368,7 +368,7 @@ fn import_and_serve(
 }
 
 /// The value after `key` on a line of libiscsi's output (`Key:value`).
-fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.lines()
         .find_map(|l| l.trim().strip_prefix(key))
         .map(str::trim)

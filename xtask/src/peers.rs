@@ -127,6 +127,13 @@ pub(crate) trait Peer {
     /// `Err` (with the reason and log) when the process has exited.
     fn check_alive(&mut self) -> Result;
 
+    /// Whether the conformance run is the storage's share of the suite
+    /// only (a backend under test, not the protocol: see
+    /// `interop::NOT_ON_RBD`); the other peers run it whole.
+    fn storage_only(&self) -> bool {
+        false
+    }
+
     /// Our target, for the checks only it can pass (admin interface,
     /// metrics); `None` for third-party targets.
     fn ours(&mut self) -> Option<&mut OurTarget> {

@@ -48,6 +48,9 @@ impl Peer for RbdTarget {
     fn check_alive(&mut self) -> Result {
         self.0.check_alive()
     }
+    fn storage_only(&self) -> bool {
+        true
+    }
     fn ours(&mut self) -> Option<&mut OurTarget> {
         Some(&mut self.0)
     }
@@ -203,10 +206,8 @@ fn resize(target: &RbdTarget, cluster: &Cluster) -> Result<String> {
     let url = target.url(&target.exposed().data.clone(), None);
     let last_lba = || -> Result<u64> {
         let out = interop::run_ok(util::timed(30, "iscsi-readcapacity16").arg(&url))?;
-        out.stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("RETURNED LOGICAL BLOCK ADDRESS:"))
-            .and_then(|v| v.trim().parse().ok())
+        crate::lio::field(&out.stdout, "RETURNED LOGICAL BLOCK ADDRESS:")
+            .and_then(|v| v.parse().ok())
             .ok_or_else(|| format!("no LBA in iscsi-readcapacity16's output: {}", out.stdout))
     };
     let before = last_lba()?;

@@ -5,7 +5,7 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 
-use iscsi_scsi::BlockBackend;
+use iscsi_scsi::{BlockBackend, check_geometry};
 
 use crate::{Rados, RbdImage, Watch};
 
@@ -72,24 +72,15 @@ impl RbdBackend {
         block_size: u32,
         read_only: bool,
     ) -> io::Result<Self> {
-        if block_size != 512 && block_size != 4096 {
-            return Err(invalid(format!(
-                "block size {block_size} is not supported (use 512 or 4096)"
-            )));
-        }
         let image = RbdImage::open(rados, &spec.pool, &spec.image)?;
-        let size = image.size()?;
-        if size == 0 || !size.is_multiple_of(u64::from(block_size)) {
-            return Err(invalid(format!(
-                "image {spec} is {size} bytes, not a positive multiple of the {block_size}-byte block size"
-            )));
-        }
+        let blocks = check_geometry(image.size()?, block_size)
+            .map_err(|e| invalid(format!("image {spec}: {e}")))?;
         let object_size = image.object_size()?;
         Ok(Self {
             image,
             block_size,
             object_size,
-            blocks: AtomicU64::new(size / u64::from(block_size)),
+            blocks: AtomicU64::new(blocks),
             read_only,
             watch: std::sync::Mutex::new(None),
         })

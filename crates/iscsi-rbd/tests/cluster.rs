@@ -68,6 +68,16 @@ fn image(rados: &Rados, name: &str, size: &str) -> RbdImage {
     RbdImage::open(rados, POOL, name).unwrap()
 }
 
+/// A backend over a fresh image of `size` (see [`image`]).
+fn backend(rados: &Rados, name: &str, size: &str, block_size: u32) -> Arc<RbdBackend> {
+    drop(image(rados, name, size));
+    let spec = RbdSpec {
+        pool: POOL.into(),
+        image: name.into(),
+    };
+    Arc::new(RbdBackend::open(rados, &spec, block_size, false).unwrap())
+}
+
 /// Runs a future to completion on this thread (no runtime needed: the
 /// completion callback wakes it).
 fn block_on<T>(f: impl Future<Output = T>) -> T {
@@ -239,12 +249,7 @@ fn metadata_allocation_and_errors() {
 fn an_outside_resize_reaches_the_backend_and_the_unit() {
     let _cluster = shared();
     let rados = rados();
-    drop(image(&rados, "t-resize", "8M"));
-    let spec = RbdSpec {
-        pool: POOL.into(),
-        image: "t-resize".into(),
-    };
-    let backend = Arc::new(RbdBackend::open(&rados, &spec, 512, false).unwrap());
+    let backend = backend(&rados, "t-resize", "8M", 512);
     assert_eq!(backend.block_count(), 16384);
     let (tx, rx) = mpsc::channel();
     let tx = Mutex::new(tx);
@@ -275,12 +280,7 @@ fn an_outside_resize_reaches_the_backend_and_the_unit() {
 fn scsi_commands_through_the_backend() {
     let _cluster = shared();
     let rados = rados();
-    drop(image(&rados, "t-scsi", "32M"));
-    let spec = RbdSpec {
-        pool: POOL.into(),
-        image: "t-scsi".into(),
-    };
-    let backend = Arc::new(RbdBackend::open(&rados, &spec, 4096, false).unwrap());
+    let backend = backend(&rados, "t-scsi", "32M", 4096);
     let lu = LogicalUnit::new(
         backend.clone(),
         LuConfig::new("iqn.2026-12.rs.iscsi:rbd", "r2"),
@@ -360,12 +360,7 @@ fn scsi_commands_through_the_backend() {
 fn compare_and_write_of_one_512_byte_block_is_done_at_the_osd() {
     let _cluster = shared();
     let rados = rados();
-    drop(image(&rados, "t-ats", "8M"));
-    let spec = RbdSpec {
-        pool: POOL.into(),
-        image: "t-ats".into(),
-    };
-    let backend = Arc::new(RbdBackend::open(&rados, &spec, 512, false).unwrap());
+    let backend = backend(&rados, "t-ats", "8M", 512);
     // Never written: it compares against zeros.
     assert_eq!(
         backend
@@ -447,12 +442,7 @@ fn dropping_the_image_waits_for_its_operations() {
 fn compare_and_write_block_after_block_like_the_multipath_test() {
     let _cluster = shared();
     let rados = rados();
-    drop(image(&rados, "t-mpio", "8M"));
-    let spec = RbdSpec {
-        pool: POOL.into(),
-        image: "t-mpio".into(),
-    };
-    let backend = RbdBackend::open(&rados, &spec, 512, false).unwrap();
+    let backend = backend(&rados, "t-mpio", "8M", 512);
     backend.write_same(0, 256, &[0; 512]).unwrap();
     for lba in 0..=256u64 {
         for path in 0..2u8 {
@@ -487,12 +477,7 @@ fn a_stopped_osd_times_out_and_io_resumes_after() {
         ..CephOptions::default()
     })
     .unwrap();
-    drop(image(&rados, "t-stop", "8M"));
-    let spec = RbdSpec {
-        pool: POOL.into(),
-        image: "t-stop".into(),
-    };
-    let backend = Arc::new(RbdBackend::open(&rados, &spec, 512, false).unwrap());
+    let backend = backend(&rados, "t-stop", "8M", 512);
     backend.write_at(0, &[4u8; 4096]).unwrap();
     // The OSD's pid file is in the cluster's run directory.
     let dir = std::path::Path::new(&conf())

@@ -207,7 +207,13 @@ pub enum BackendError {
     },
 }
 
-fn check_geometry(size: u64, block_size: u32) -> Result<u64, BackendError> {
+/// The blocks of a device of `size` bytes in `block_size`-byte blocks:
+/// what every backend checks (512 or 4096-byte blocks, a positive whole
+/// number of them).
+///
+/// # Errors
+/// [`BackendError::BlockSize`], [`BackendError::Size`].
+pub fn check_geometry(size: u64, block_size: u32) -> Result<u64, BackendError> {
     if block_size != 512 && block_size != 4096 {
         return Err(BackendError::BlockSize(block_size));
     }

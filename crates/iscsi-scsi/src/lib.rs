@@ -76,7 +76,7 @@ pub mod sense;
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use backend::{BackendError, BlockBackend, FileBackend, MemoryBackend};
+pub use backend::{BackendError, BlockBackend, FileBackend, MemoryBackend, check_geometry};
 pub use command::{BlockAccess, Command, ModeSense, ReportSupportedOperationCodes};
 pub use lu::{
     Background, BackgroundWork, Begun, COPY_CHUNK_BYTES, CopyTargets, IoPlan, LogicalUnit,

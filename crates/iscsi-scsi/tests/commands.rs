@@ -208,8 +208,14 @@ fn read_only_units_refuse_writes() {
     assert_eq!(r.data[2] & 0x80, 0x80);
 }
 
+/// A backend whose every I/O fails with this kind and message.
 #[derive(Debug)]
-struct Failing;
+struct Failing(io::ErrorKind, &'static str);
+impl Failing {
+    fn error(&self) -> io::Error {
+        io::Error::new(self.0, self.1)
+    }
+}
 impl BlockBackend for Failing {
     fn block_size(&self) -> u32 {
         512
@@ -218,16 +224,16 @@ impl BlockBackend for Failing {
         1024
     }
     fn read_at(&self, _: u64, _: &mut [u8]) -> io::Result<()> {
-        Err(io::Error::other("disk on fire"))
+        Err(self.error())
     }
     fn write_at(&self, _: u64, _: &[u8]) -> io::Result<()> {
-        Err(io::Error::other("disk on fire"))
+        Err(self.error())
     }
     fn flush(&self) -> io::Result<()> {
-        Err(io::Error::other("disk on fire"))
+        Err(self.error())
     }
     fn unmap(&self, _: u64, _: u64) -> io::Result<()> {
-        Err(io::Error::other("disk on fire"))
+        Err(self.error())
     }
     fn thin(&self) -> bool {
         false
@@ -236,7 +242,8 @@ impl BlockBackend for Failing {
 
 #[test]
 fn backend_errors_become_medium_errors() {
-    let lu = LogicalUnit::new(Arc::new(Failing), LuConfig::new("iqn.x", "F"));
+    let disk = Failing(io::ErrorKind::Other, "disk on fire");
+    let lu = LogicalUnit::new(Arc::new(disk), LuConfig::new("iqn.x", "F"));
     let n = Nexus::new(1, "iqn.y,i,0x1", 1);
     let r = lu.execute(&Request::new(&n, &cdb10(0x28, 0, 7, 1), &[]));
     let s = assert_sense(&r, SenseKey::MEDIUM_ERROR, Asc::UNRECOVERED_READ_ERROR);
@@ -1136,38 +1143,12 @@ fn register_and_move_hands_the_reservation_to_another_nexus() {
     assert_eq!(u64::from_be_bytes(keys[8..16].try_into().unwrap()), 0xbbbb);
 }
 
-/// A backend whose storage is out of reach (a network store's cluster
-/// down): every call times out.
-#[derive(Debug)]
-struct Unreachable(io::ErrorKind);
-impl BlockBackend for Unreachable {
-    fn block_size(&self) -> u32 {
-        512
-    }
-    fn block_count(&self) -> u64 {
-        1024
-    }
-    fn read_at(&self, _: u64, _: &mut [u8]) -> io::Result<()> {
-        Err(io::Error::new(self.0, "cluster unreachable"))
-    }
-    fn write_at(&self, _: u64, _: &[u8]) -> io::Result<()> {
-        Err(io::Error::new(self.0, "cluster unreachable"))
-    }
-    fn flush(&self) -> io::Result<()> {
-        Err(io::Error::new(self.0, "cluster unreachable"))
-    }
-    fn unmap(&self, _: u64, _: u64) -> io::Result<()> {
-        Err(io::Error::new(self.0, "cluster unreachable"))
-    }
-    fn thin(&self) -> bool {
-        false
-    }
-}
-
 #[test]
 fn unreachable_storage_is_not_ready_not_a_medium_error() {
     for kind in [io::ErrorKind::TimedOut, io::ErrorKind::NotConnected] {
-        let lu = LogicalUnit::new(Arc::new(Unreachable(kind)), LuConfig::new("iqn.x", "U"));
+        // The storage out of reach (a network store's cluster down).
+        let backend = Failing(kind, "cluster unreachable");
+        let lu = LogicalUnit::new(Arc::new(backend), LuConfig::new("iqn.x", "U"));
         let n = Nexus::new(1, "iqn.y,i,0x1", 1);
         let _ = lu.execute(&Request::new(&n, &[0, 0, 0, 0, 0, 0], &[]));
         let r = lu.execute(&Request::new(&n, &cdb10(0x28, 0, 7, 1), &[]));

@@ -77,16 +77,10 @@ impl LogicalUnit {
     pub fn begin(&self, req: &Request<'_>) -> Begun {
         // Only a READ or a plain WRITE splits: decide before admitting
         // (which consumes a unit attention).
-        let splits = match req.command {
-            Some(command) => matches!(
-                command,
-                Command::Read(_) | Command::Write { atomic: false, .. }
-            ),
-            None => matches!(
-                req.cdb.first(),
-                Some(0x08 | 0x28 | 0xa8 | 0x88 | 0x0a | 0x2a | 0xaa | 0x8a)
-            ),
-        };
+        let splits = matches!(
+            req.command.map_or_else(|| Command::parse(req.cdb), Ok),
+            Ok(Command::Read(_) | Command::Write { atomic: false, .. })
+        );
         if !splits {
             return Begun::Execute;
         }

@@ -99,6 +99,12 @@ pub(super) fn build_unit(
     // backend tells the unit, once there is one.
     #[cfg(feature = "rbd")]
     let mut rbd: Option<Arc<iscsi_rbd::RbdBackend>> = None;
+    let rbd_error = |spec: &crate::config::RbdBacking, source| {
+        backend_error(BackendError::Io {
+            path: spec.to_string().into(),
+            source,
+        })
+    };
     let (backend, inline): (Arc<dyn BlockBackend>, bool) = match &l.backing {
         Backing::Memory => {
             let disk =
@@ -113,24 +119,21 @@ pub(super) fn build_unit(
             (Arc::new(disk), false)
         }
         Backing::Rbd(spec) => {
-            let io_error = |source| {
-                backend_error(BackendError::Io {
-                    path: spec.to_string().into(),
-                    source,
-                })
-            };
             #[cfg(feature = "rbd")]
             {
-                let disk = Arc::new(open_rbd(spec, l).map_err(io_error)?);
+                let disk = Arc::new(open_rbd(spec, l).map_err(|e| rbd_error(spec, e))?);
                 rbd = Some(disk.clone());
                 (disk, false)
             }
             #[cfg(not(feature = "rbd"))]
             {
-                return Err(io_error(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    "this iscsi-target was built without the rbd feature",
-                )));
+                return Err(rbd_error(
+                    spec,
+                    io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        "this iscsi-target was built without the rbd feature",
+                    ),
+                ));
             }
         }
     };
@@ -179,7 +182,7 @@ pub(super) fn build_unit(
     }
     let lu = Arc::new(lu);
     #[cfg(feature = "rbd")]
-    if let Some(disk) = &rbd {
+    if let (Some(disk), Backing::Rbd(spec)) = (&rbd, &l.backing) {
         let unit = Arc::downgrade(&lu);
         let (target, id) = (target.to_owned(), l.id);
         disk.on_resize(move |blocks| {
@@ -190,16 +193,7 @@ pub(super) fn build_unit(
                 }
             }
         })
-        .map_err(|source| {
-            let path = match &l.backing {
-                Backing::Rbd(spec) => spec.to_string(),
-                _ => String::new(),
-            };
-            backend_error(BackendError::Io {
-                path: path.into(),
-                source,
-            })
-        })?;
+        .map_err(|e| rbd_error(spec, e))?;
     }
     #[cfg(feature = "rbd")]
     let aio = rbd.map(|disk| disk as Arc<dyn AsyncIo>);
